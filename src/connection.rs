@@ -1,4 +1,184 @@
-//! stub
-/// stub
+//! A connection after the opening handshake: frames only.
+
+use crate::config::Config;
+use crate::error::{Error, LocalProtocolError};
+use crate::events::{CloseConnection, Event};
+use crate::extensions::Extension;
+use crate::frame::Opcode;
+use crate::protocol::{FrameProtocol, Received};
+use crate::random::{OsRandom, RandomSource};
+use crate::state::{next_state, Action, ConnectionState, ConnectionType};
+use crate::close::ABNORMAL_CLOSURE;
+use std::collections::VecDeque;
+
+/// A WebSocket connection whose handshake happened elsewhere (for example
+/// over HTTP/2 with RFC 8441, or in a web framework). It starts OPEN.
+///
+/// ```
+/// use wsproto::{Connection, ConnectionType, ConnectionState};
+/// use wsproto::events::{Event, TextMessage, CloseConnection};
+///
+/// // Bytes that arrived together with the handshake are passed as trailing data.
+/// let mut server = Connection::new(ConnectionType::Server, vec![], b"\x81\x82abcd\x0b\x0b");
+/// assert_eq!(server.events().collect::<Vec<_>>(), vec![Event::TextMessage(TextMessage::new("ji"))]);
+///
+/// let bytes = server.send(CloseConnection::new(1000).into())?;
+/// assert_eq!(bytes, b"\x88\x02\x03\xe8");
+/// assert_eq!(server.state(), ConnectionState::LocalClosing);
+/// # Ok::<(), wsproto::LocalProtocolError>(())
+/// ```
 #[derive(Debug)]
-pub struct Connection;
+pub struct Connection {
+    role: ConnectionType,
+    state: ConnectionState,
+    proto: FrameProtocol,
+    events: VecDeque<Event>,
+    random: Box<dyn RandomSource>,
+}
+
+impl Connection {
+    /// A connection with default limits; `trailing_data` is parsed at once.
+    pub fn new(role: ConnectionType, extensions: Vec<Box<dyn Extension>>, trailing_data: &[u8]) -> Self {
+        Self::with_config(role, extensions, trailing_data, Config::default())
+    }
+
+    /// A connection with the given limits.
+    pub fn with_config(
+        role: ConnectionType,
+        extensions: Vec<Box<dyn Extension>>,
+        trailing_data: &[u8],
+        config: Config,
+    ) -> Self {
+        Self::establish(role, extensions, trailing_data, &config, Box::<OsRandom>::default())
+    }
+
+    pub(crate) fn establish(
+        role: ConnectionType,
+        extensions: Vec<Box<dyn Extension>>,
+        trailing_data: &[u8],
+        config: &Config,
+        random: Box<dyn RandomSource>,
+    ) -> Self {
+        let mut conn = Connection {
+            role,
+            state: ConnectionState::Open,
+            proto: FrameProtocol::new(role == ConnectionType::Client, extensions, config),
+            events: VecDeque::new(),
+            random,
+        };
+        conn.feed(trailing_data);
+        conn
+    }
+
+    /// Replaces the source of mask keys (for example with a
+    /// [`crate::SeededRandom`] in tests, to get exact bytes).
+    pub fn with_random(mut self, random: Box<dyn RandomSource>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// The negotiated extensions.
+    pub fn extensions(&self) -> &[Box<dyn Extension>] {
+        self.proto.extensions()
+    }
+
+    /// Returns the bytes for `event`. Messages, pings and pongs may be sent
+    /// while OPEN; a close while OPEN or REMOTE_CLOSING.
+    pub fn send(&mut self, event: Event) -> Result<Vec<u8>, LocalProtocolError> {
+        let mut out = Vec::new();
+        self.send_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Connection::send`], appending to `out`. On error nothing is
+    /// appended and the state is unchanged.
+    pub fn send_into(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
+        let action = match event {
+            Event::CloseConnection(_) => Action::SendClose,
+            Event::TextMessage(_) | Event::BytesMessage(_) | Event::Ping(_) | Event::Pong(_) => Action::SendData,
+            _ => return Err(refused(&event, self.state)),
+        };
+        let next = next_state(self.role, self.state, action).ok_or_else(|| refused(&event, self.state))?;
+        let random = self.random.as_mut();
+        match &event {
+            Event::TextMessage(m) => {
+                self.proto.send_data(Opcode::Text, m.data.as_bytes(), m.message_finished, random, out)?
+            }
+            Event::BytesMessage(m) => self.proto.send_data(Opcode::Binary, &m.data, m.message_finished, random, out)?,
+            Event::Ping(p) => self.proto.send_control(Opcode::Ping, &p.payload, random, out)?,
+            Event::Pong(p) => self.proto.send_control(Opcode::Pong, &p.payload, random, out)?,
+            Event::CloseConnection(c) => self.proto.send_close(c, random, out)?,
+            _ => return Err(refused(&event, self.state)),
+        }
+        self.state = next;
+        Ok(())
+    }
+
+    /// Feeds bytes read from the transport, or `None` when it has ended
+    /// (which yields a `CloseConnection` with code 1006 and moves to CLOSED).
+    ///
+    /// Bytes after a close frame are ignored; bytes after CLOSED are an error.
+    pub fn receive_data(&mut self, data: Option<&[u8]>) -> Result<(), Error> {
+        match data {
+            None => {
+                if self.state != ConnectionState::Closed {
+                    self.events.push_back(Event::CloseConnection(CloseConnection::new(ABNORMAL_CLOSURE)));
+                    self.state = ConnectionState::Closed;
+                }
+                Ok(())
+            }
+            Some(_) if self.state == ConnectionState::Closed => {
+                Err(LocalProtocolError::new("Connection already closed.").into())
+            }
+            Some(bytes) => {
+                self.feed(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        // In REMOTE_CLOSING the peer has closed: its further bytes mean nothing.
+        if !matches!(self.state, ConnectionState::Open | ConnectionState::LocalClosing) {
+            return;
+        }
+        if self.proto.receive(bytes, &mut self.events) == Received::Close {
+            if let Some(next) = next_state(self.role, self.state, Action::RecvClose) {
+                self.state = next;
+            }
+        }
+    }
+
+    /// Drains the events produced so far, oldest first.
+    pub fn events(&mut self) -> Events<'_> {
+        Events { queue: &mut self.events }
+    }
+
+    /// The oldest pending event, if any.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+/// An iterator over pending events; events not taken stay queued.
+#[derive(Debug)]
+pub struct Events<'a> {
+    pub(crate) queue: &'a mut VecDeque<Event>,
+}
+
+impl Iterator for Events<'_> {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        self.queue.pop_front()
+    }
+}
+
+/// The error for an event the state does not allow.
+pub(crate) fn refused(event: &Event, state: ConnectionState) -> LocalProtocolError {
+    LocalProtocolError::new(format!("Event {} cannot be sent in state {}.", event.name(), state.name()))
+}

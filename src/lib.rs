@@ -55,9 +55,9 @@ mod wasm;
 mod ws_connection;
 
 pub use config::Config;
-pub use connection::Connection;
+pub use connection::{Connection, Events};
 pub use error::{Error, LocalProtocolError, ParseFailed, RemoteProtocolError};
 pub use frame::{Opcode, Rsv};
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use state::{ConnectionState, ConnectionType};
-pub use ws_connection::WSConnection;
+pub use ws_connection::{WSConnection, WsEvents};

@@ -1,1 +1,133 @@
-//! stub
+//! Incremental UTF-8 validation for text messages that arrive in pieces.
+//!
+//! Each piece is validated as it arrives (so bad bytes fail in the piece
+//! where they appear, not at the end of the message); a code point split
+//! across pieces is held back (at most 3 bytes) until it completes.
+
+use crate::close::INVALID_FRAME_PAYLOAD_DATA;
+use crate::error::ParseFailed;
+
+#[derive(Debug, Default)]
+pub(crate) struct Utf8Stream {
+    /// Bytes of an incomplete code point carried from the previous piece.
+    carry: Vec<u8>,
+}
+
+fn invalid() -> ParseFailed {
+    ParseFailed::new(INVALID_FRAME_PAYLOAD_DATA, "invalid UTF-8 in text message")
+}
+
+impl Utf8Stream {
+    /// Validates the next piece; returns the complete text in it. With
+    /// `last`, the message ends here and nothing may be left over.
+    pub(crate) fn push(&mut self, mut data: Vec<u8>, last: bool) -> Result<String, ParseFailed> {
+        let mut prefix = String::new();
+        if !self.carry.is_empty() {
+            // Complete the carried code point with as few bytes as it needs.
+            let mut taken = 0;
+            loop {
+                match std::str::from_utf8(&self.carry) {
+                    Ok(text) => {
+                        prefix.push_str(text);
+                        self.carry.clear();
+                        break;
+                    }
+                    Err(e) if e.error_len().is_some() => return Err(invalid()),
+                    Err(_) => match data.get(taken) {
+                        Some(&b) => {
+                            self.carry.push(b);
+                            taken += 1;
+                        }
+                        None => {
+                            // Still incomplete and no more bytes.
+                            if last {
+                                return Err(invalid());
+                            }
+                            return Ok(String::new());
+                        }
+                    },
+                }
+            }
+            data.drain(..taken);
+        }
+        let valid = match std::str::from_utf8(&data) {
+            Ok(_) => data.len(),
+            Err(e) if e.error_len().is_some() => return Err(invalid()),
+            Err(e) => e.valid_up_to(),
+        };
+        if valid < data.len() {
+            if last {
+                return Err(invalid());
+            }
+            self.carry.extend_from_slice(&data[valid..]);
+            data.truncate(valid);
+        }
+        // SAFETY: `data` holds exactly the bytes std::str::from_utf8 just
+        // reported as valid UTF-8 (the prefix up to `valid`).
+        let text = unsafe { String::from_utf8_unchecked(data) };
+        if prefix.is_empty() {
+            Ok(text)
+        } else {
+            prefix.push_str(&text);
+            Ok(prefix)
+        }
+    }
+
+    /// Forgets any carried bytes (a new message starts).
+    pub(crate) fn reset(&mut self) {
+        self.carry.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(pieces: &[&[u8]]) -> Result<String, ParseFailed> {
+        let mut stream = Utf8Stream::default();
+        let mut out = String::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            out.push_str(&stream.push(piece.to_vec(), i + 1 == pieces.len())?);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn split_code_points_at_every_boundary() {
+        let text = "aé€😀z";
+        let bytes = text.as_bytes();
+        for i in 0..=bytes.len() {
+            for j in i..=bytes.len() {
+                assert_eq!(feed(&[&bytes[..i], &bytes[i..j], &bytes[j..]]).as_deref(), Ok(text), "{i} {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_end_on_code_points() {
+        let mut stream = Utf8Stream::default();
+        assert_eq!(stream.push(b"a\xF0\x9F".to_vec(), false).unwrap(), "a");
+        assert_eq!(stream.push(b"\x98".to_vec(), false).unwrap(), "");
+        assert_eq!(stream.push(b"\x80b".to_vec(), true).unwrap(), "😀b");
+    }
+
+    #[test]
+    fn fails_fast_in_the_piece_with_the_bad_byte() {
+        let mut stream = Utf8Stream::default();
+        // 0xED 0xA0 starts a surrogate: invalid before the code point ends.
+        assert!(stream.push(b"ok\xED".to_vec(), false).is_ok());
+        assert_eq!(stream.push(b"\xA0".to_vec(), false).unwrap_err().code, 1007);
+        // Above U+10FFFF, caught at its second byte.
+        assert_eq!(feed(&[b"\xF4\x90", b"\x80\x80"]).unwrap_err().code, 1007);
+    }
+
+    #[test]
+    fn rejects_overlongs_surrogates_and_truncation() {
+        for bad in [&b"\xC0\xAF"[..], b"\xE0\x80\xAF", b"\xED\xA0\x80", b"\xF8\x88\x80\x80\x80", b"\xFF", b"\xCE"] {
+            assert_eq!(feed(&[bad]).unwrap_err().code, 1007, "{bad:?}");
+        }
+        // Truncated at message end, even when split.
+        assert_eq!(feed(&[b"\xE2\x82", b""]).unwrap_err().code, 1007);
+        assert_eq!(feed(&[b"\xE2", b"\x82"]).unwrap_err().code, 1007);
+    }
+}

@@ -1,4 +1,349 @@
-//! stub
-/// stub
+//! `WSConnection`: the opening handshake, then a [`Connection`].
+
+use crate::close::ABNORMAL_CLOSURE;
+use crate::config::Config;
+use crate::connection::{refused, Connection, Events};
+use crate::error::{Error, LocalProtocolError, RemoteProtocolError};
+use crate::events::{AcceptConnection, CloseConnection, Event, RejectConnection, RejectData, Request};
+use crate::extensions::Extension;
+use crate::handshake::http::{encode_body, BodyEncoding, BodyReader, HeadReader};
+use crate::handshake::{client, headers, negotiate, server};
+use crate::random::{OsRandom, RandomSource};
+use crate::state::{next_state, Action, ConnectionState, ConnectionType};
+use base64::Engine as _;
+use std::collections::VecDeque;
+
+/// One end of a WebSocket connection, from the opening handshake on.
+///
+/// Methods: [`receive_data`](Self::receive_data) takes what the transport
+/// read, [`events`](Self::events) yields what it meant, and
+/// [`send`](Self::send) turns an event into the bytes to write.
+///
+/// ```
+/// use wsproto::{ConnectionType, ConnectionState, WSConnection, Error};
+/// use wsproto::events::{Event, RejectConnection};
+///
+/// let mut server = WSConnection::new(ConnectionType::Server);
+/// // A request with the wrong version is refused with a 426 hint.
+/// let err = server.receive_data(Some(
+///     b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+/// )).unwrap_err();
+/// let Error::Remote(err) = err else { panic!("expected a remote error") };
+/// let Some(Event::RejectConnection(hint)) = err.event_hint() else { panic!("expected a hint") };
+/// assert_eq!(hint.status_code, 426);
+/// let bytes = server.send(hint.clone().into())?;
+/// assert!(bytes.starts_with(b"HTTP/1.1 426 "));
+/// assert_eq!(server.state(), ConnectionState::Closed);
+/// # Ok::<(), wsproto::LocalProtocolError>(())
+/// ```
 #[derive(Debug)]
-pub struct WSConnection;
+pub struct WSConnection {
+    role: ConnectionType,
+    config: Config,
+    /// The state until the handshake completes; then the connection's.
+    state: ConnectionState,
+    random: Box<dyn RandomSource>,
+    events: VecDeque<Event>,
+    head: HeadReader,
+    /// A failed handshake keeps failing with the same error.
+    failed: Option<RemoteProtocolError>,
+    /// Client: the request sent, its key and the extensions it offered.
+    sent: Option<(Request, String)>,
+    /// Server: the request received and its key.
+    received: Option<(Request, Vec<u8>)>,
+    /// Server: bytes that followed the request, parsed as frames on accept.
+    pending: Vec<u8>,
+    /// Client: the body of a refusal being read.
+    body: Option<BodyReader>,
+    /// Server: how the refusal body is written.
+    body_encoding: BodyEncoding,
+    connection: Option<Connection>,
+}
+
+impl WSConnection {
+    /// A connection with default limits.
+    pub fn new(role: ConnectionType) -> Self {
+        Self::with_config(role, Config::default())
+    }
+
+    /// A connection with the given limits.
+    pub fn with_config(role: ConnectionType, config: Config) -> Self {
+        WSConnection {
+            role,
+            config,
+            state: ConnectionState::Connecting,
+            random: Box::<OsRandom>::default(),
+            events: VecDeque::new(),
+            head: HeadReader::new(),
+            failed: None,
+            sent: None,
+            received: None,
+            pending: Vec::new(),
+            body: None,
+            body_encoding: BodyEncoding::Raw,
+            connection: None,
+        }
+    }
+
+    /// Replaces the source of keys and masks (a [`crate::SeededRandom`] in
+    /// tests gives exact bytes).
+    pub fn with_random(mut self, random: Box<dyn RandomSource>) -> Self {
+        match self.connection.take() {
+            Some(conn) => self.connection = Some(conn.with_random(random)),
+            None => self.random = random,
+        }
+        self
+    }
+
+    /// Whether this end is the client or the server.
+    pub fn connection_type(&self) -> ConnectionType {
+        self.role
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ConnectionState {
+        self.connection.as_ref().map_or(self.state, Connection::state)
+    }
+
+    /// The negotiated extensions (empty before the handshake completes).
+    pub fn extensions(&self) -> &[Box<dyn Extension>] {
+        self.connection.as_ref().map_or(&[], Connection::extensions)
+    }
+
+    /// Server side: starts from a request some other code already parsed
+    /// (for example a web framework's upgrade hook).
+    pub fn initiate_upgrade_connection(&mut self, headers: &[(Vec<u8>, Vec<u8>)], path: &str) -> Result<(), Error> {
+        if self.role == ConnectionType::Client {
+            return Err(LocalProtocolError::new("Cannot initiate an upgrade connection when acting as the client").into());
+        }
+        let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
+        if path.is_empty() || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(LocalProtocolError::new(format!("invalid request target {path:?}")).into());
+        }
+        for (name, value) in headers {
+            headers::write_header(&mut head, name, value)?;
+        }
+        head.extend_from_slice(b"\r\n");
+        self.receive_data(Some(&head))
+    }
+
+    /// Returns the bytes for `event`, or a `LocalProtocolError` if the
+    /// event is not allowed now (the state is then unchanged).
+    pub fn send(&mut self, event: Event) -> Result<Vec<u8>, LocalProtocolError> {
+        let mut out = Vec::new();
+        self.send_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`WSConnection::send`], appending to `out`.
+    pub fn send_into(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
+        if let Some(conn) = &mut self.connection {
+            return conn.send_into(event, out);
+        }
+        let action = match &event {
+            Event::Request(_) if self.sent.is_none() => Action::SendRequest,
+            Event::AcceptConnection(_) if self.received.is_some() => Action::SendAccept,
+            Event::RejectConnection(r) if self.role == ConnectionType::Server => Action::Reject { body: r.has_body },
+            Event::RejectData(d) if self.role == ConnectionType::Server => Action::RejectData { last: d.body_finished },
+            _ => return Err(refused(&event, self.state)),
+        };
+        let next = next_state(self.role, self.state, action).ok_or_else(|| refused(&event, self.state))?;
+        match event {
+            Event::Request(request) => self.send_request(request, out)?,
+            Event::AcceptConnection(accept) => return self.send_accept(accept, out),
+            Event::RejectConnection(reject) => {
+                let (bytes, encoding) = server::build_reject(&reject)?;
+                out.extend_from_slice(&bytes);
+                self.body_encoding = encoding;
+            }
+            Event::RejectData(data) => out.extend(encode_body(self.body_encoding, &data.data, data.body_finished)),
+            _ => return Err(refused(&event, self.state)),
+        }
+        self.state = next;
+        Ok(())
+    }
+
+    fn send_request(&mut self, request: Request, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
+        let mut nonce = [0u8; 16];
+        self.random.fill(&mut nonce)?;
+        let key = base64::engine::general_purpose::STANDARD.encode(nonce);
+        let mut offers: Vec<String> = request.handlers.iter().map(|h| offer_element(h.as_ref())).collect();
+        offers.extend(request.extensions.iter().cloned());
+        out.extend(client::build_request(&request, &key, &offers)?);
+        self.sent = Some((request, key));
+        Ok(())
+    }
+
+    fn send_accept(&mut self, accept: AcceptConnection, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
+        let Some((request, key)) = &self.received else {
+            return Err(refused(&Event::AcceptConnection(accept), self.state));
+        };
+        if let Some(protocol) = &accept.subprotocol {
+            if !request.subprotocols.contains(protocol) {
+                return Err(LocalProtocolError::new(format!("unexpected subprotocol {protocol}")));
+            }
+        }
+        let (header, extensions) = negotiate::server_negotiate(&request.extensions, &accept.handlers);
+        out.extend(server::build_accept(key, accept.subprotocol.as_deref(), header.as_deref(), &accept.extra_headers)?);
+        let pending = std::mem::take(&mut self.pending);
+        let random = std::mem::replace(&mut self.random, Box::<OsRandom>::default());
+        self.connection = Some(Connection::establish(self.role, extensions, &pending, &self.config, random));
+        Ok(())
+    }
+
+    /// Feeds bytes read from the transport, or `None` when it has ended.
+    ///
+    /// Handshake failures are returned as a [`RemoteProtocolError`] whose
+    /// hint is the response to send; frame-level failures arrive as a
+    /// `CloseConnection` event carrying the close code.
+    pub fn receive_data(&mut self, data: Option<&[u8]>) -> Result<(), Error> {
+        if let Some(conn) = &mut self.connection {
+            return conn.receive_data(data);
+        }
+        let Some(bytes) = data else {
+            self.receive_eof();
+            return Ok(());
+        };
+        if let Some(err) = &self.failed {
+            return Err(err.clone().into());
+        }
+        match self.state {
+            ConnectionState::Closed => Err(LocalProtocolError::new("Connection already closed.").into()),
+            ConnectionState::Rejecting if self.role == ConnectionType::Client => self.read_body(bytes),
+            ConnectionState::Connecting if self.received.is_some() => self.hold(bytes),
+            ConnectionState::Connecting => self.read_head(bytes).map_err(|err| {
+                self.failed = Some(err.clone());
+                err.into()
+            }),
+            // The server is sending its refusal: anything the client sends is moot.
+            _ => Ok(()),
+        }
+    }
+
+    fn receive_eof(&mut self) {
+        if self.state == ConnectionState::Rejecting && self.body.as_mut().is_some_and(BodyReader::eof) {
+            self.events.push_back(Event::RejectData(RejectData { data: Vec::new(), body_finished: true }));
+        } else if self.state != ConnectionState::Closed {
+            self.events.push_back(Event::CloseConnection(CloseConnection::new(ABNORMAL_CLOSURE)));
+        }
+        self.state = ConnectionState::Closed;
+    }
+
+    /// Server: keeps bytes that follow the request until it is accepted.
+    fn hold(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if self.pending.len() + bytes.len() > self.config.max_handshake_size {
+            return Err(RemoteProtocolError::new("too much data before the handshake completed", None).into());
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn read_head(&mut self, bytes: &[u8]) -> Result<(), RemoteProtocolError> {
+        let Some(used) = self.head.push(bytes, self.config.max_handshake_size)? else {
+            return Ok(());
+        };
+        let rest = bytes.get(used..).unwrap_or_default();
+        match self.role {
+            ConnectionType::Server => {
+                let parsed = server::parse_request(self.head.head(), self.config.max_headers)?;
+                self.events.push_back(Event::Request(parsed.request.clone()));
+                self.received = Some((parsed.request, parsed.key));
+                if rest.len() > self.config.max_handshake_size {
+                    return Err(RemoteProtocolError::new("too much data before the handshake completed", None));
+                }
+                self.pending = rest.to_vec();
+                Ok(())
+            }
+            ConnectionType::Client => self.read_response(rest),
+        }
+    }
+
+    fn read_response(&mut self, rest: &[u8]) -> Result<(), RemoteProtocolError> {
+        let Some((request, key)) = &self.sent else {
+            return Err(RemoteProtocolError::new("response received before the request was sent", None));
+        };
+        let response = client::parse_response(self.head.head(), key, &request.subprotocols, self.config.max_headers)?;
+        match response {
+            client::Response::Accept { subprotocol, extensions, extra_headers } => {
+                let finalized = negotiate::client_finalize(&extensions, &request.handlers)?;
+                let random = std::mem::replace(&mut self.random, Box::<OsRandom>::default());
+                self.events.push_back(Event::AcceptConnection(AcceptConnection {
+                    subprotocol,
+                    extensions,
+                    handlers: finalized.clone(),
+                    extra_headers,
+                }));
+                self.connection = Some(Connection::establish(self.role, finalized, rest, &self.config, random));
+            }
+            client::Response::Reject { status_code, headers, body } => {
+                let has_body = body.is_some();
+                self.events.push_back(Event::RejectConnection(RejectConnection { status_code, headers, has_body }));
+                self.state = next_state(self.role, self.state, Action::Reject { body: has_body }).unwrap_or(ConnectionState::Closed);
+                if let Some(framing) = body {
+                    self.body = Some(BodyReader::new(framing));
+                    self.read_body(rest).map_err(|e| match e {
+                        Error::Remote(e) => e,
+                        Error::Local(e) => RemoteProtocolError::new(e.message(), None),
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Client: reads the refusal's body into `RejectData` events.
+    fn read_body(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
+        let Some(reader) = &mut self.body else { return Ok(()) };
+        loop {
+            let chunk = reader.push(bytes)?;
+            bytes = bytes.get(chunk.consumed..).unwrap_or_default();
+            if !chunk.data.is_empty() || chunk.finished {
+                self.events.push_back(Event::RejectData(RejectData { data: chunk.data, body_finished: chunk.finished }));
+            }
+            if chunk.finished {
+                self.state = ConnectionState::Closed;
+                self.body = None;
+                return Ok(());
+            }
+            if bytes.is_empty() || chunk.consumed == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Drains the events produced so far, oldest first.
+    pub fn events(&mut self) -> WsEvents<'_> {
+        WsEvents { handshake: &mut self.events, connection: self.connection.as_mut().map(Connection::events) }
+    }
+
+    /// The oldest pending event, if any.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front().or_else(|| self.connection.as_mut().and_then(Connection::next_event))
+    }
+}
+
+/// An iterator over a [`WSConnection`]'s pending events.
+#[derive(Debug)]
+pub struct WsEvents<'a> {
+    handshake: &'a mut VecDeque<Event>,
+    connection: Option<Events<'a>>,
+}
+
+impl Iterator for WsEvents<'_> {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        self.handshake.pop_front().or_else(|| self.connection.as_mut().and_then(Iterator::next))
+    }
+}
+
+/// An extension's offer as a header element: `name` or `name; params`.
+fn offer_element(ext: &dyn Extension) -> String {
+    let params = ext.offer();
+    if params.is_empty() {
+        ext.name().to_owned()
+    } else {
+        format!("{}; {}", ext.name(), params)
+    }
+}
+
