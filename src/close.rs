@@ -51,7 +51,12 @@ pub(crate) fn parse_close_payload(payload: &[u8]) -> Result<(u16, String), Parse
         [hi, lo, reason @ ..] => {
             let code = u16::from_be_bytes([*hi, *lo]);
             if !is_valid_received_code(code) {
-                return Err(ParseFailed::protocol(format!("CLOSE with invalid code {code}")));
+                // wsproto's three messages, for parity.
+                return Err(ParseFailed::protocol(match code {
+                    NO_STATUS_RCVD | ABNORMAL_CLOSURE | TLS_HANDSHAKE_FAILED => "remote CLOSE with local-only reason",
+                    1000..=2999 => "CLOSE with unknown reserved code",
+                    _ => "CLOSE with invalid code",
+                }));
             }
             match std::str::from_utf8(reason) {
                 Ok(text) => Ok((code, text.to_owned())),

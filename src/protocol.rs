@@ -52,6 +52,8 @@ pub(crate) struct FrameProtocol {
     /// An incomplete frame header carried between calls.
     stash: [u8; MAX_HEADER_LEN],
     stash_len: usize,
+    /// Whether the stashed header was already judged by `begin_frame`.
+    header_judged: bool,
     frame: Option<InFrame>,
     /// The payload of an incomplete control frame.
     control: Vec<u8>,
@@ -75,6 +77,7 @@ impl FrameProtocol {
             extensions,
             stash: [0; MAX_HEADER_LEN],
             stash_len: 0,
+            header_judged: false,
             frame: None,
             control: Vec::new(),
             message: None,
@@ -118,10 +121,7 @@ impl FrameProtocol {
         let frame = match self.frame.take() {
             Some(frame) => frame,
             None => match self.read_header(input)? {
-                Some(header) => {
-                    self.begin_frame(&header)?;
-                    InFrame { header, read: 0 }
-                }
+                Some(header) => InFrame { header, read: 0 },
                 None => return Ok(Step::NeedData),
             },
         };
@@ -132,42 +132,46 @@ impl FrameProtocol {
         }
     }
 
-    /// Reads a frame header from the stash and `input`, or stashes what there is.
+    /// Reads a frame header from the stash and `input`, or stashes what
+    /// there is. The frame is judged (`begin_frame`) as soon as all but the
+    /// mask key has arrived.
     fn read_header(&mut self, input: &mut &[u8]) -> Result<Option<FrameHeader>, ParseFailed> {
         if input.is_empty() {
             return Ok(None);
         }
-        if self.stash_len == 0 {
-            return match parse_header(input, self.client)? {
-                Status::Complete(header, used) => {
-                    *input = input.get(used..).unwrap_or_default();
-                    Ok(Some(header))
-                }
-                Status::Partial => {
-                    // A partial header is shorter than MAX_HEADER_LEN.
-                    let n = input.len().min(MAX_HEADER_LEN);
-                    self.stash[..n].copy_from_slice(&input[..n]);
-                    self.stash_len = n;
-                    *input = &input[n..];
-                    Ok(None)
-                }
-            };
-        }
+        // With a stash, top it up to MAX_HEADER_LEN and parse from it.
         let had = self.stash_len;
         let take = (MAX_HEADER_LEN - had).min(input.len());
-        self.stash[had..had + take].copy_from_slice(&input[..take]);
-        match parse_header(&self.stash[..had + take], self.client)? {
+        let status = if had == 0 {
+            parse_header(input, self.client)?
+        } else {
+            self.stash[had..had + take].copy_from_slice(&input[..take]);
+            parse_header(&self.stash[..had + take], self.client)?
+        };
+        let header = match status {
             Status::Complete(header, used) => {
+                if !self.header_judged {
+                    self.begin_frame(&header)?;
+                }
+                self.header_judged = false;
                 self.stash_len = 0;
                 *input = input.get(used.saturating_sub(had)..).unwrap_or_default();
-                Ok(Some(header))
+                return Ok(Some(header));
             }
-            Status::Partial => {
-                self.stash_len = had + take;
-                *input = &input[take..];
-                Ok(None)
-            }
+            Status::NeedMask(header) => Some(header),
+            Status::Partial => None,
+        };
+        if let Some(header) = header.filter(|_| !self.header_judged) {
+            self.begin_frame(&header)?;
+            self.header_judged = true;
         }
+        // Incomplete: the rest of `input` is shorter than a header.
+        if had == 0 {
+            self.stash[..take].copy_from_slice(&input[..take]);
+        }
+        self.stash_len = had + take;
+        *input = &input[take..];
+        Ok(None)
     }
 
     /// Checks a new frame against the extensions, the open message and the limits.

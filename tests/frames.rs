@@ -280,6 +280,15 @@ fn masking_rules() {
 }
 
 #[test]
+fn a_bad_header_fails_before_its_mask_key_arrives() {
+    let mut conn = server();
+    // FIN + RSV1 + text, masked, length 1, and half of the mask key.
+    assert_eq!(feed(&mut conn, &[0xC1, 0x81, 0x37, 0xfa]), vec![close(1002, "Reserved bit set unexpectedly")]);
+    let mut conn = limited(10, 10);
+    assert_eq!(feed(&mut conn, &[0x82, 0x8B]), vec![close(1009, "frame of 11 bytes exceeds the limit")]);
+}
+
+#[test]
 fn rsv_bits_without_extension() {
     for bit in [0x40u8, 0x20, 0x10] {
         server_fails(&masked(0x81 | bit, b"x"), 1002, "Reserved bit set unexpectedly");
@@ -369,7 +378,12 @@ fn received_close_codes() {
         assert_eq!(conn.state(), ConnectionState::RemoteClosing);
     }
     for code in bad {
-        server_fails(&masked(0x88, &code.to_be_bytes()), 1002, &format!("CLOSE with invalid code {code}"));
+        let reason = match code {
+            1005 | 1006 | 1015 => "remote CLOSE with local-only reason",
+            1000..=2999 => "CLOSE with unknown reserved code",
+            _ => "CLOSE with invalid code",
+        };
+        server_fails(&masked(0x88, &code.to_be_bytes()), 1002, reason);
     }
     let mut conn = server();
     assert_eq!(feed(&mut conn, &masked(0x88, b"")), vec![close(1005, "")]);

@@ -23,6 +23,9 @@ pub(crate) struct FrameHeader {
 pub(crate) enum Status {
     /// The header and how many bytes it took.
     Complete(FrameHeader, usize),
+    /// Everything but the mask key is here (the header's `mask` is `None`):
+    /// enough to judge the frame before the key arrives.
+    NeedMask(FrameHeader),
     /// More bytes are needed.
     Partial,
 }
@@ -86,12 +89,13 @@ pub(crate) fn parse_header(buf: &[u8], client: bool) -> Result<Status, ParseFail
         }
         n => u64::from(n),
     };
-    let mask = match buf.get(2 + len_bytes..header_len) {
-        None => return Ok(Status::Partial),
-        Some([a, b, c, d]) => Some([*a, *b, *c, *d]),
-        Some(_) => None,
-    };
-    Ok(Status::Complete(FrameHeader { fin, rsv, opcode, payload_len, mask }, header_len))
+    let mut header = FrameHeader { fin, rsv, opcode, payload_len, mask: None };
+    match buf.get(2 + len_bytes..header_len) {
+        None => return Ok(Status::NeedMask(header)),
+        Some([a, b, c, d]) => header.mask = Some([*a, *b, *c, *d]),
+        Some(_) => {}
+    }
+    Ok(Status::Complete(header, header_len))
 }
 
 #[cfg(test)]
@@ -129,8 +133,10 @@ mod tests {
     #[test]
     fn partial_at_every_prefix() {
         let full = [0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 9, 9, 9, 9];
+        let known = FrameHeader { fin: true, rsv: Rsv::NONE, opcode: Opcode::Binary, payload_len: 65536, mask: None };
         for end in 0..full.len() {
-            assert_eq!(parse_header(&full[..end], false), Ok(Status::Partial), "prefix {end}");
+            let expected = if end < 10 { Status::Partial } else { Status::NeedMask(known) };
+            assert_eq!(parse_header(&full[..end], false), Ok(expected), "prefix {end}");
         }
     }
 
