@@ -128,8 +128,8 @@ impl Connection {
             None => {
                 if self.state != ConnectionState::Closed {
                     self.events.push_back(Event::CloseConnection(CloseConnection::new(ABNORMAL_CLOSURE)));
-                    self.state = ConnectionState::Closed;
                 }
+                self.state = next_state(self.role, self.state, Action::Eof).unwrap_or(ConnectionState::Closed);
                 Ok(())
             }
             Some(_) if self.state == ConnectionState::Closed => {

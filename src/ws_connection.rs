@@ -187,9 +187,14 @@ impl WSConnection {
         let (header, extensions) = negotiate::server_negotiate(&request.extensions, &accept.handlers);
         out.extend(server::build_accept(key, accept.subprotocol.as_deref(), header.as_deref(), &accept.extra_headers)?);
         let pending = std::mem::take(&mut self.pending);
-        let random = std::mem::replace(&mut self.random, Box::<OsRandom>::default());
+        let random = self.take_random();
         self.connection = Some(Connection::establish(self.role, extensions, &pending, &self.config, random));
         Ok(())
+    }
+
+    /// Hands the random source to the established connection.
+    fn take_random(&mut self) -> Box<dyn RandomSource> {
+        std::mem::replace(&mut self.random, Box::new(OsRandom::default()))
     }
 
     /// Feeds bytes read from the transport, or `None` when it has ended.
@@ -227,7 +232,7 @@ impl WSConnection {
         } else if self.state != ConnectionState::Closed {
             self.events.push_back(Event::CloseConnection(CloseConnection::new(ABNORMAL_CLOSURE)));
         }
-        self.state = ConnectionState::Closed;
+        self.state = next_state(self.role, self.state, Action::Eof).unwrap_or(ConnectionState::Closed);
     }
 
     /// Server: keeps bytes that follow the request until it is accepted.
@@ -247,6 +252,7 @@ impl WSConnection {
         match self.role {
             ConnectionType::Server => {
                 let parsed = server::parse_request(self.head.head(), self.config.max_headers)?;
+                self.state = next_state(self.role, self.state, Action::RecvRequest).unwrap_or(self.state);
                 self.events.push_back(Event::Request(parsed.request.clone()));
                 self.received = Some((parsed.request, parsed.key));
                 if rest.len() > self.config.max_handshake_size {
@@ -267,7 +273,9 @@ impl WSConnection {
         match response {
             client::Response::Accept { subprotocol, extensions, extra_headers } => {
                 let finalized = negotiate::client_finalize(&extensions, &request.handlers)?;
-                let random = std::mem::replace(&mut self.random, Box::<OsRandom>::default());
+                // From here the connection's own state (OPEN) is the state.
+                self.state = next_state(self.role, self.state, Action::RecvAccept).unwrap_or(self.state);
+                let random = self.take_random();
                 self.events.push_back(Event::AcceptConnection(AcceptConnection {
                     subprotocol,
                     extensions,
