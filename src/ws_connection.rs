@@ -143,7 +143,7 @@ impl WSConnection {
         }
         let action = match &event {
             Event::Request(_) if self.sent.is_none() => Action::SendRequest,
-            Event::AcceptConnection(_) if self.received.is_some() => Action::SendAccept,
+            Event::AcceptConnection(_) if self.received.is_some() && self.failed.is_none() => Action::SendAccept,
             Event::RejectConnection(r) if self.role == ConnectionType::Server => Action::Reject { body: r.has_body },
             Event::RejectData(d) if self.role == ConnectionType::Server => Action::RejectData { last: d.body_finished },
             _ => return Err(refused(&event, self.state)),
@@ -157,7 +157,7 @@ impl WSConnection {
                 out.extend_from_slice(&bytes);
                 self.body_encoding = encoding;
             }
-            Event::RejectData(data) => out.extend(encode_body(self.body_encoding, &data.data, data.body_finished)),
+            Event::RejectData(data) => out.extend(encode_body(&mut self.body_encoding, &data.data, data.body_finished)?),
             _ => return Err(refused(&event, self.state)),
         }
         self.state = next;
@@ -216,11 +216,13 @@ impl WSConnection {
         match self.state {
             ConnectionState::Closed => Err(LocalProtocolError::new("Connection already closed.").into()),
             ConnectionState::Rejecting if self.role == ConnectionType::Client => self.read_body(bytes),
-            ConnectionState::Connecting if self.received.is_some() => self.hold(bytes),
-            ConnectionState::Connecting => self.read_head(bytes).map_err(|err| {
-                self.failed = Some(err.clone());
-                err.into()
-            }),
+            ConnectionState::Connecting => {
+                let result = if self.received.is_some() { self.hold(bytes) } else { self.read_head(bytes) };
+                result.map_err(|err| {
+                    self.failed = Some(err.clone());
+                    err.into()
+                })
+            }
             // The server is sending its refusal: anything the client sends is moot.
             _ => Ok(()),
         }
@@ -236,9 +238,11 @@ impl WSConnection {
     }
 
     /// Server: keeps bytes that follow the request until it is accepted.
-    fn hold(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    /// A client must wait for the 101 before sending frames (RFC 6455
+    /// 4.1), so a little is kept and more is refused.
+    fn hold(&mut self, bytes: &[u8]) -> Result<(), RemoteProtocolError> {
         if self.pending.len() + bytes.len() > self.config.max_handshake_size {
-            return Err(RemoteProtocolError::new("too much data before the handshake completed", None).into());
+            return Err(too_much_early_data());
         }
         self.pending.extend_from_slice(bytes);
         Ok(())
@@ -252,12 +256,12 @@ impl WSConnection {
         match self.role {
             ConnectionType::Server => {
                 let parsed = server::parse_request(self.head.head(), self.config.max_headers)?;
+                if rest.len() > self.config.max_handshake_size {
+                    return Err(too_much_early_data());
+                }
                 self.state = next_state(self.role, self.state, Action::RecvRequest).unwrap_or(self.state);
                 self.events.push_back(Event::Request(parsed.request.clone()));
                 self.received = Some((parsed.request, parsed.key));
-                if rest.len() > self.config.max_handshake_size {
-                    return Err(RemoteProtocolError::new("too much data before the handshake completed", None));
-                }
                 self.pending = rest.to_vec();
                 Ok(())
             }
@@ -343,6 +347,13 @@ impl Iterator for WsEvents<'_> {
     fn next(&mut self) -> Option<Event> {
         self.handshake.pop_front().or_else(|| self.connection.as_mut().and_then(Iterator::next))
     }
+}
+
+fn too_much_early_data() -> RemoteProtocolError {
+    RemoteProtocolError::new(
+        "too much data before the handshake completed",
+        Some(Event::RejectConnection(RejectConnection::default())),
+    )
 }
 
 /// An extension's offer as a header element: `name` or `name; params`.

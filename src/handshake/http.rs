@@ -1,7 +1,7 @@
 //! Incremental HTTP/1.1 framing: finding the end of a head, reading a
 //! rejection's body, and encoding one. Every buffer here is bounded.
 
-use crate::error::RemoteProtocolError;
+use crate::error::{LocalProtocolError, RemoteProtocolError};
 use crate::events::{Event, Headers, RejectConnection};
 
 /// Longest chunk-size line (size plus extensions) buffered while reading a
@@ -159,6 +159,8 @@ enum BodyState {
     Chunked(Chunk),
     UntilEof,
     Done,
+    /// The body was malformed: every later push fails the same way.
+    Failed(RemoteProtocolError),
 }
 
 /// Reads the body of a rejection response, as framed by its head.
@@ -183,6 +185,7 @@ impl BodyReader {
         let mut chunk = BodyChunk::default();
         match &mut self.state {
             BodyState::Done => {}
+            BodyState::Failed(error) => return Err(error.clone()),
             BodyState::UntilEof => {
                 chunk.data = data.to_vec();
                 chunk.consumed = data.len();
@@ -197,7 +200,13 @@ impl BodyReader {
                 }
             }
             BodyState::Chunked(state) => {
-                let (consumed, finished) = push_chunked(state, data, &mut chunk.data)?;
+                let (consumed, finished) = match push_chunked(state, data, &mut chunk.data) {
+                    Ok(progress) => progress,
+                    Err(error) => {
+                        self.state = BodyState::Failed(error.clone());
+                        return Err(error);
+                    }
+                };
                 chunk.consumed = consumed;
                 if finished {
                     self.state = BodyState::Done;
@@ -303,16 +312,31 @@ fn parse_size_line(line: &[u8]) -> Result<u64, RemoteProtocolError> {
 /// How a rejection body the local side sends is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BodyEncoding {
-    /// As is (Content-Length given by the user, or read until close).
+    /// As is, until the connection closes.
     Raw,
+    /// As is, exactly this many bytes still to come (Content-Length).
+    Length(u64),
     /// `Transfer-Encoding: chunked`.
     Chunked,
 }
 
 /// The bytes that carry `data` (and, if `finished`, the body's end).
-pub(crate) fn encode_body(enc: BodyEncoding, data: &[u8], finished: bool) -> Vec<u8> {
+/// A declared Content-Length is enforced: too much or too little data is
+/// refused (and `enc` is left unchanged), as h11 does for wsproto.
+pub(crate) fn encode_body(enc: &mut BodyEncoding, data: &[u8], finished: bool) -> Result<Vec<u8>, LocalProtocolError> {
     match enc {
-        BodyEncoding::Raw => data.to_vec(),
+        BodyEncoding::Raw => Ok(data.to_vec()),
+        BodyEncoding::Length(remaining) => {
+            let len = data.len() as u64;
+            if len > *remaining {
+                return Err(LocalProtocolError::new("Too much data for declared Content-Length"));
+            }
+            if finished && len < *remaining {
+                return Err(LocalProtocolError::new("Too little data for declared Content-Length"));
+            }
+            *remaining -= len;
+            Ok(data.to_vec())
+        }
         BodyEncoding::Chunked => {
             let mut out = Vec::with_capacity(data.len().saturating_add(24));
             // An empty chunk would end the body, so only write non-empty ones.
@@ -324,7 +348,7 @@ pub(crate) fn encode_body(enc: BodyEncoding, data: &[u8], finished: bool) -> Vec
             if finished {
                 out.extend_from_slice(b"0\r\n\r\n");
             }
-            out
+            Ok(out)
         }
     }
 }
@@ -563,6 +587,17 @@ mod tests {
     }
 
     #[test]
+    fn chunked_errors_are_sticky() {
+        // After a malformed body, bytes that would be valid again are not read.
+        let mut r = BodyReader::new(BodyFraming::Chunked);
+        assert!(r.push(b"5\r\nHello").is_ok());
+        let e = r.push(b"XX").unwrap_err();
+        assert_eq!(r.push(b"\r\n0\r\n\r\n"), Err(e.clone()));
+        assert_eq!(r.push(b""), Err(e));
+        assert!(!r.eof());
+    }
+
+    #[test]
     fn chunked_max_size_is_fine() {
         let mut r = BodyReader::new(BodyFraming::Chunked);
         let c = r.push(b"ffffffffffffffff\r\nab").unwrap();
@@ -592,30 +627,47 @@ mod tests {
         assert_eq!((c.data.as_slice(), c.finished), (&b"Z"[..], true));
     }
 
+    pub(super) fn encode(mut enc: BodyEncoding, data: &[u8], finished: bool) -> Vec<u8> {
+        encode_body(&mut enc, data, finished).unwrap()
+    }
+
     #[test]
     fn encode_raw() {
-        assert_eq!(encode_body(BodyEncoding::Raw, b"abc", false), b"abc");
-        assert_eq!(encode_body(BodyEncoding::Raw, b"abc", true), b"abc");
-        assert_eq!(encode_body(BodyEncoding::Raw, b"", true), b"");
+        assert_eq!(encode(BodyEncoding::Raw, b"abc", false), b"abc");
+        assert_eq!(encode(BodyEncoding::Raw, b"abc", true), b"abc");
+        assert_eq!(encode(BodyEncoding::Raw, b"", true), b"");
+    }
+
+    #[test]
+    fn encode_with_declared_length() {
+        let mut enc = BodyEncoding::Length(5);
+        assert_eq!(encode_body(&mut enc, b"Hel", false).unwrap(), b"Hel");
+        assert_eq!(enc, BodyEncoding::Length(2));
+        let err = encode_body(&mut enc, b"lo!", false).unwrap_err();
+        assert_eq!(err.message(), "Too much data for declared Content-Length");
+        let err = encode_body(&mut enc, b"l", true).unwrap_err();
+        assert_eq!(err.message(), "Too little data for declared Content-Length");
+        assert_eq!(enc, BodyEncoding::Length(2), "a refused piece changes nothing");
+        assert_eq!(encode_body(&mut enc, b"lo", true).unwrap(), b"lo");
     }
 
     #[test]
     fn encode_chunked() {
-        assert_eq!(encode_body(BodyEncoding::Chunked, b"abc", false), b"3\r\nabc\r\n");
-        assert_eq!(encode_body(BodyEncoding::Chunked, b"abc", true), b"3\r\nabc\r\n0\r\n\r\n");
-        assert_eq!(encode_body(BodyEncoding::Chunked, b"", false), b"");
-        assert_eq!(encode_body(BodyEncoding::Chunked, b"", true), b"0\r\n\r\n");
+        assert_eq!(encode(BodyEncoding::Chunked, b"abc", false), b"3\r\nabc\r\n");
+        assert_eq!(encode(BodyEncoding::Chunked, b"abc", true), b"3\r\nabc\r\n0\r\n\r\n");
+        assert_eq!(encode(BodyEncoding::Chunked, b"", false), b"");
+        assert_eq!(encode(BodyEncoding::Chunked, b"", true), b"0\r\n\r\n");
         let data = vec![b'z'; 300];
         let mut expected = b"12c\r\n".to_vec();
         expected.extend_from_slice(&data);
         expected.extend_from_slice(b"\r\n");
-        assert_eq!(encode_body(BodyEncoding::Chunked, &data, false), expected);
+        assert_eq!(encode(BodyEncoding::Chunked, &data, false), expected);
     }
 
     #[test]
     fn encode_then_decode_round_trips() {
-        let mut wire = encode_body(BodyEncoding::Chunked, b"hello ", false);
-        wire.extend(encode_body(BodyEncoding::Chunked, b"world", true));
+        let mut wire = encode(BodyEncoding::Chunked, b"hello ", false);
+        wire.extend(encode(BodyEncoding::Chunked, b"world", true));
         let (body, finished, unconsumed) = read_all(BodyFraming::Chunked, &[&wire]).unwrap();
         assert_eq!((body.as_slice(), finished, unconsumed), (&b"hello world"[..], true, 0));
     }
@@ -659,9 +711,9 @@ mod props {
                                cuts in prop::collection::vec(any::<usize>(), 0..8)) {
             let mut wire = Vec::new();
             for p in &pieces {
-                wire.extend(encode_body(BodyEncoding::Chunked, p, false));
+                wire.extend(super::tests::encode(BodyEncoding::Chunked, p, false));
             }
-            wire.extend(encode_body(BodyEncoding::Chunked, b"", true));
+            wire.extend(super::tests::encode(BodyEncoding::Chunked, b"", true));
             let (body, finished, used) = decode_in_pieces(&wire, &cuts).unwrap();
             prop_assert_eq!(body, pieces.concat());
             prop_assert!(finished);

@@ -211,8 +211,13 @@ fn add_framing(out: &mut Vec<u8>, event: &RejectConnection) -> Result<BodyEncodi
         let chunked = codings.last().is_some_and(|c| c.eq_ignore_ascii_case("chunked"));
         return Ok(if chunked { BodyEncoding::Chunked } else { BodyEncoding::Raw });
     }
-    if !lengths.is_empty() {
-        return Ok(BodyEncoding::Raw);
+    if let Some(first) = lengths.first() {
+        // Every Content-Length must agree; the body is then counted.
+        let parse = |v: &[u8]| std::str::from_utf8(v).ok().filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).and_then(|t| t.parse::<u64>().ok());
+        return match parse(first) {
+            Some(n) if lengths.iter().all(|v| parse(v) == Some(n)) => Ok(BodyEncoding::Length(n)),
+            _ => Err(LocalProtocolError::new("Invalid Content-Length")),
+        };
     }
     write_header(out, b"Transfer-Encoding", b"chunked")?;
     Ok(BodyEncoding::Chunked)
@@ -594,7 +599,7 @@ mod tests {
         );
         assert_eq!(
             reject_ok(404, vec![hdr("Content-Length", "3")], true),
-            ("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n".into(), BodyEncoding::Raw)
+            ("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n".into(), BodyEncoding::Length(3))
         );
     }
 
