@@ -117,6 +117,9 @@ impl WSConnection {
         if self.role == ConnectionType::Client {
             return Err(LocalProtocolError::new("Cannot initiate an upgrade connection when acting as the client").into());
         }
+        if self.received.is_some() || self.state != ConnectionState::Connecting {
+            return Err(LocalProtocolError::new("The upgrade request has already been received").into());
+        }
         let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
         if path.is_empty() || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(LocalProtocolError::new(format!("invalid request target {path:?}")).into());

@@ -140,6 +140,9 @@ fn upgrade_request() {
     ];
     s.initiate_upgrade_connection(&headers, "/").unwrap();
     assert_eq!(drain(&mut s), vec![Event::Request(expected_request(vec![h("x-foo", "bar")]))]);
+    // Differs from wsproto: a second request is refused (wsproto drops it silently).
+    let err = local(s.initiate_upgrade_connection(&headers, "/"));
+    assert_eq!(err.message(), "The upgrade request has already been received");
     // wsproto: the 101 that follows.
     assert_eq!(
         text_of(s.send(AcceptConnection::default().into()).unwrap()),
