@@ -79,3 +79,6 @@ impl PartialEq for Box<dyn Extension> {
     }
 }
 impl Eq for Box<dyn Extension> {}
+
+pub mod deflate;
+pub use deflate::PerMessageDeflate;
