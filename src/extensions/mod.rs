@@ -39,7 +39,9 @@ pub trait Extension: fmt::Debug + Send {
     }
 
     /// Unmasked payload bytes arrived: append what the application sees to
-    /// `out`, never more than `limit` bytes (else fail with 1009).
+    /// `out`. `limit` caps `out.len()`: what the message may still grow by
+    /// under `max_message_size`. Fail with 1009 as soon as output would
+    /// cross it (while inflating, never after).
     fn frame_inbound_payload_data(
         &mut self,
         data: &[u8],
@@ -50,7 +52,9 @@ pub trait Extension: fmt::Debug + Send {
         Ok(())
     }
 
-    /// The frame's payload is complete: append any final bytes to `out`.
+    /// The frame's payload is complete: append any final bytes to `out`,
+    /// which already holds this piece's output from
+    /// [`Extension::frame_inbound_payload_data`]; `limit` caps `out.len()`.
     fn frame_inbound_complete(
         &mut self,
         _fin: bool,
