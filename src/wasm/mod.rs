@@ -1,1 +1,715 @@
-//! wasm binding (being written)
+//! The wasm-bindgen binding: translation only, no protocol logic.
+//!
+//! The JS layer (`pkg-template/api.js`) is the public API; this module gives
+//! it one object per connection, [`WasmConn`], and a small shared-memory
+//! protocol that keeps the number of JS -> wasm calls to one per operation
+//! and builds no JS object from Rust:
+//!
+//! - **Control block.** A fixed array of `u32` at a stable address
+//!   ([`WasmConn::ctl`]). Every call ends by publishing its results there
+//!   (status, event count, pointers and lengths); JS reads them through a
+//!   `Uint32Array` view on `memory.buffer`.
+//! - **Input.** JS copies a received chunk into the input buffer
+//!   (`CTL_INPUT_PTR`, capacity `CTL_INPUT_CAP`; [`WasmConn::reserve_input`]
+//!   grows it) and calls [`WasmConn::receive`] with its length.
+//! - **Events.** Each call that can produce events drains the core's queue
+//!   into a record table: `REC_WORDS` words per event (kind, flags, code,
+//!   pointer, length). The pointer is absolute: message payloads are not
+//!   copied into an arena but stay in the event's own `Vec`/`String`, which
+//!   this object holds until the next call. Handshake events (rare) are
+//!   serialised into a blob (see "Blobs" below) held the same way.
+//! - **Sending.** JS writes a payload (or a blob) into the scratch buffer
+//!   (`CTL_SCRATCH_PTR`/`CTL_SCRATCH_CAP`; [`WasmConn::reserve_scratch`]) and
+//!   calls one `send_*` method; the frame bytes are published as
+//!   `CTL_OUT_PTR`/`CTL_OUT_LEN` for JS to `slice()`.
+//! - **Errors.** No method panics on any argument or call order: failures set
+//!   `CTL_STATUS` (`STATUS_LOCAL` / `STATUS_REMOTE`) and publish the message;
+//!   a remote error's `event_hint` is one extra record after the events.
+//!
+//! Blobs are little-endian: a string or byte string is a `u32` length then
+//! its bytes; a list is a `u32` count then its items; a header is two byte
+//! strings. Request = host, target, list(subprotocol), list(extension),
+//! list(header). AcceptConnection = list(subprotocol, 0 or 1 item),
+//! list(extension), list(header). RejectConnection = list(header) (status
+//! and has_body travel in the record / call arguments). Upgrade = path,
+//! list(header).
+//!
+//! Every buffer is a `Vec<u8>` kept at `len == capacity` and zero-filled, so
+//! JS writes only into initialised memory and Rust reads it with safe slices.
+//! Pointers are published as `u32` (wasm32 addresses).
+// incompatible_msrv: raised inside wasm-bindgen's macros (wasm32 builds
+// need a newer toolchain than the crate's MSRV anyway).
+#![allow(unreachable_pub, missing_docs, clippy::incompatible_msrv)]
+
+use wasm_bindgen::prelude::*;
+
+use crate::events::{
+    AcceptConnection, BytesMessage, CloseConnection, Event, Headers, Ping, Pong, RejectConnection,
+    RejectData, Request, TextMessage,
+};
+use crate::{
+    Config, Connection, ConnectionState, ConnectionType, Error, LocalProtocolError, SeededRandom,
+    WSConnection,
+};
+
+// ---- the control block ------------------------------------------------------
+// Indices into the control block; api.js mirrors them (keep in sync).
+const CTL_STATUS: usize = 0;
+const CTL_COUNT: usize = 1;
+const CTL_RECORDS: usize = 2;
+const CTL_HINT: usize = 3;
+const CTL_ERR_PTR: usize = 4;
+const CTL_ERR_LEN: usize = 5;
+const CTL_OUT_PTR: usize = 6;
+const CTL_OUT_LEN: usize = 7;
+const CTL_INPUT_PTR: usize = 8;
+const CTL_INPUT_CAP: usize = 9;
+const CTL_SCRATCH_PTR: usize = 10;
+const CTL_SCRATCH_CAP: usize = 11;
+const CTL_STATE: usize = 12;
+const CTL_LEN: usize = 13;
+
+const STATUS_OK: u32 = 0;
+const STATUS_LOCAL: u32 = 1;
+const STATUS_REMOTE: u32 = 2;
+
+/// Words per event record: kind, flags, code, pointer, length.
+const REC_WORDS: usize = 5;
+
+// Event kinds (records and send_* arguments).
+const KIND_REQUEST: u32 = 1;
+const KIND_ACCEPT: u32 = 2;
+const KIND_REJECT: u32 = 3;
+const KIND_REJECT_DATA: u32 = 4;
+const KIND_CLOSE: u32 = 5;
+const KIND_TEXT: u32 = 6;
+const KIND_BYTES: u32 = 7;
+const KIND_PING: u32 = 8;
+const KIND_PONG: u32 = 9;
+
+// Record flags.
+const FLAG_FRAME_FINISHED: u32 = 1;
+const FLAG_MESSAGE_FINISHED: u32 = 2;
+/// RejectConnection.has_body / RejectData.body_finished.
+const FLAG_BODY: u32 = 4;
+
+/// Buffers larger than this are given back to the allocator after the call
+/// that needed them, so one large message does not pin memory per connection.
+const KEEP_BYTES: usize = 64 << 10;
+
+/// The two kinds of connection behind one object.
+enum Engine {
+    Handshake(Box<WSConnection>),
+    Frames(Connection),
+}
+
+impl Engine {
+    fn state(&self) -> ConnectionState {
+        match self {
+            Engine::Handshake(c) => c.state(),
+            Engine::Frames(c) => c.state(),
+        }
+    }
+    fn send_into(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
+        match self {
+            Engine::Handshake(c) => c.send_into(event, out),
+            Engine::Frames(c) => c.send_into(event, out),
+        }
+    }
+    fn receive_data(&mut self, data: Option<&[u8]>) -> Result<(), Error> {
+        match self {
+            Engine::Handshake(c) => c.receive_data(data),
+            Engine::Frames(c) => c.receive_data(data),
+        }
+    }
+    fn next_event(&mut self) -> Option<Event> {
+        match self {
+            Engine::Handshake(c) => c.next_event(),
+            Engine::Frames(c) => c.next_event(),
+        }
+    }
+}
+
+/// One connection, as seen by `api.js`.
+#[wasm_bindgen]
+pub struct WasmConn {
+    engine: Engine,
+    /// Boxed so that its address is stable for the object's lifetime.
+    ctl: Box<[u32; CTL_LEN]>,
+    records: Vec<u32>,
+    /// Events (and handshake blobs) whose bytes the records point into;
+    /// dropped at the start of the next call.
+    held: Vec<Event>,
+    blobs: Vec<Vec<u8>>,
+    input: Vec<u8>,
+    scratch: Vec<u8>,
+    out: Vec<u8>,
+    error: String,
+}
+
+#[wasm_bindgen]
+impl WasmConn {
+    /// `kind`: 1 client, 2 server (wsproto's `ConnectionType` values).
+    /// `frame_only`: a [`Connection`] (starts OPEN, `trailing` is fed to it)
+    /// rather than a [`WSConnection`]. Unset limits keep their defaults.
+    /// `seed` selects [`SeededRandom`] (tests only).
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        kind: u32,
+        frame_only: bool,
+        max_message_size: Option<u64>,
+        max_frame_size: Option<u64>,
+        max_handshake_size: Option<u32>,
+        max_headers: Option<u32>,
+        seed: Option<u64>,
+        trailing: &[u8],
+    ) -> WasmConn {
+        let role = if kind == 2 {
+            ConnectionType::Server
+        } else {
+            ConnectionType::Client
+        };
+        let mut config = Config::default();
+        if let Some(v) = max_message_size {
+            config.max_message_size = v;
+        }
+        if let Some(v) = max_frame_size {
+            config.max_frame_size = v;
+        }
+        if let Some(v) = max_handshake_size {
+            config.max_handshake_size = v as usize;
+        }
+        if let Some(v) = max_headers {
+            config.max_headers = v as usize;
+        }
+        let engine = if frame_only {
+            let c = Connection::with_config(role, Vec::new(), trailing, config);
+            Engine::Frames(match seed {
+                Some(s) => c.with_random(Box::new(SeededRandom::new(s))),
+                None => c,
+            })
+        } else {
+            let c = WSConnection::with_config(role, config);
+            Engine::Handshake(Box::new(match seed {
+                Some(s) => c.with_random(Box::new(SeededRandom::new(s))),
+                None => c,
+            }))
+        };
+        let mut conn = WasmConn {
+            engine,
+            ctl: Box::new([0; CTL_LEN]),
+            records: Vec::new(),
+            held: Vec::new(),
+            blobs: Vec::new(),
+            input: Vec::new(),
+            scratch: Vec::new(),
+            out: Vec::new(),
+            error: String::new(),
+        };
+        conn.begin();
+        conn.drain();
+        conn.publish();
+        conn
+    }
+
+    /// The address of the control block (stable until `free()`).
+    pub fn ctl(&self) -> u32 {
+        self.ctl.as_ptr() as u32
+    }
+
+    /// Makes the input buffer hold at least `len` bytes. Returns
+    /// `STATUS_LOCAL` (buffer unchanged) if memory cannot be had, rather
+    /// than aborting the whole instance.
+    pub fn reserve_input(&mut self, len: u32) -> u32 {
+        let status = grow(&mut self.input, len as usize);
+        self.publish();
+        status
+    }
+
+    /// Makes the scratch buffer hold at least `len` bytes (as `reserve_input`).
+    pub fn reserve_scratch(&mut self, len: u32) -> u32 {
+        let status = grow(&mut self.scratch, len as usize);
+        self.publish();
+        status
+    }
+
+    /// Feeds the first `len` bytes of the input buffer to the connection and
+    /// publishes the events it produced.
+    pub fn receive(&mut self, len: u32) -> u32 {
+        self.begin();
+        let len = len as usize;
+        let result = match self.input.get(..len) {
+            Some(data) => self.engine.receive_data(Some(data)),
+            None => Err(Error::Local(LocalProtocolError::new(
+                "input length exceeds the input buffer",
+            ))),
+        };
+        self.finish_receive(result)
+    }
+
+    /// Tells the connection the transport ended (`receive_data(None)`).
+    pub fn receive_eof(&mut self) -> u32 {
+        self.begin();
+        let result = self.engine.receive_data(None);
+        self.finish_receive(result)
+    }
+
+    /// Publishes any queued events (used once after construction).
+    pub fn drain_events(&mut self) -> u32 {
+        self.begin();
+        self.drain();
+        self.publish();
+        STATUS_OK
+    }
+
+    /// Sends a message piece, ping, pong or reject body piece whose payload
+    /// is the first `len` bytes of scratch. `finished` is
+    /// `message_finished` (messages) or `body_finished` (RejectData).
+    pub fn send_data(&mut self, kind: u32, len: u32, finished: bool) -> u32 {
+        self.begin();
+        let event = match self.scratch.get(..len as usize) {
+            None => Err(LocalProtocolError::new(
+                "payload length exceeds the scratch buffer",
+            )),
+            Some(bytes) => match kind {
+                KIND_TEXT => match String::from_utf8(bytes.to_vec()) {
+                    Ok(data) => Ok(Event::TextMessage(TextMessage {
+                        data,
+                        frame_finished: true,
+                        message_finished: finished,
+                    })),
+                    Err(_) => Err(LocalProtocolError::new("text payload is not valid UTF-8")),
+                },
+                KIND_BYTES => Ok(Event::BytesMessage(BytesMessage {
+                    data: bytes.to_vec(),
+                    frame_finished: true,
+                    message_finished: finished,
+                })),
+                KIND_PING => Ok(Event::Ping(Ping {
+                    payload: bytes.to_vec(),
+                })),
+                KIND_PONG => Ok(Event::Pong(Pong {
+                    payload: bytes.to_vec(),
+                })),
+                KIND_REJECT_DATA => Ok(Event::RejectData(RejectData {
+                    data: bytes.to_vec(),
+                    body_finished: finished,
+                })),
+                _ => Err(LocalProtocolError::new(format!(
+                    "unknown event kind {kind}"
+                ))),
+            },
+        };
+        self.finish_send(event)
+    }
+
+    /// Sends a close frame; the reason is the first `len` bytes of scratch.
+    pub fn send_close(&mut self, code: u32, len: u32) -> u32 {
+        self.begin();
+        let event = match (u16::try_from(code), self.scratch.get(..len as usize)) {
+            (Err(_), _) => Err(LocalProtocolError::new(format!(
+                "close code {code} is outside 1000-4999"
+            ))),
+            (_, None) => Err(LocalProtocolError::new(
+                "reason length exceeds the scratch buffer",
+            )),
+            (Ok(code), Some(bytes)) => match String::from_utf8(bytes.to_vec()) {
+                Ok(reason) => Ok(Event::CloseConnection(CloseConnection { code, reason })),
+                Err(_) => Err(LocalProtocolError::new("close reason is not valid UTF-8")),
+            },
+        };
+        self.finish_send(event)
+    }
+
+    /// Sends a Request, AcceptConnection or RejectConnection described by
+    /// the blob in the first `len` bytes of scratch. For RejectConnection,
+    /// `status` is the status code and `has_body` its flag.
+    pub fn send_handshake(&mut self, kind: u32, len: u32, status: u32, has_body: bool) -> u32 {
+        self.begin();
+        let event = match self.scratch.get(..len as usize) {
+            None => Err(LocalProtocolError::new(
+                "blob length exceeds the scratch buffer",
+            )),
+            Some(blob) => decode_handshake(kind, blob, status, has_body),
+        };
+        self.finish_send(event)
+    }
+
+    /// `initiate_upgrade_connection(headers, path)`: the blob in scratch is
+    /// path, list(header).
+    pub fn upgrade(&mut self, len: u32) -> u32 {
+        self.begin();
+        let parsed = match self.scratch.get(..len as usize) {
+            None => Err(LocalProtocolError::new(
+                "blob length exceeds the scratch buffer",
+            )),
+            Some(blob) => {
+                let mut r = Reader::new(blob);
+                r.string().and_then(|path| Ok((path, r.headers()?)))
+            }
+        };
+        let result = match (parsed, &mut self.engine) {
+            (Err(e), _) => Err(Error::Local(e)),
+            (Ok((path, headers)), Engine::Handshake(c)) => {
+                c.initiate_upgrade_connection(&headers, &path)
+            }
+            (Ok(_), Engine::Frames(_)) => Err(Error::Local(LocalProtocolError::new(
+                "initiate_upgrade_connection needs a WSConnection",
+            ))),
+        };
+        self.finish_receive(result)
+    }
+}
+
+impl WasmConn {
+    /// Starts a call: the previous call's events and output are no longer
+    /// needed (JS decoded and copied them before returning to the user).
+    fn begin(&mut self) {
+        self.records.clear();
+        self.held.clear();
+        self.blobs.clear();
+        self.out.clear();
+        self.error.clear();
+        self.ctl[CTL_STATUS] = STATUS_OK;
+        self.ctl[CTL_HINT] = 0;
+    }
+
+    fn finish_receive(&mut self, result: Result<(), Error>) -> u32 {
+        // Events queued before a failure are still delivered, in order.
+        self.drain();
+        let status = match result {
+            Ok(()) => STATUS_OK,
+            Err(Error::Local(e)) => {
+                self.error = e.message().to_owned();
+                STATUS_LOCAL
+            }
+            Err(Error::Remote(e)) => {
+                self.error = e.message().to_owned();
+                if let Some(hint) = e.event_hint() {
+                    self.record(hint.clone());
+                    self.ctl[CTL_HINT] = 1;
+                }
+                STATUS_REMOTE
+            }
+        };
+        self.ctl[CTL_STATUS] = status;
+        self.publish();
+        self.shrink();
+        status
+    }
+
+    fn finish_send(&mut self, event: Result<Event, LocalProtocolError>) -> u32 {
+        let result = event.and_then(|e| self.engine.send_into(e, &mut self.out));
+        let status = match result {
+            Ok(()) => STATUS_OK,
+            Err(e) => {
+                self.out.clear();
+                self.error = e.message().to_owned();
+                STATUS_LOCAL
+            }
+        };
+        self.ctl[CTL_STATUS] = status;
+        self.publish();
+        self.shrink();
+        status
+    }
+
+    fn drain(&mut self) {
+        let mut count = 0;
+        while let Some(event) = self.engine.next_event() {
+            self.record(event);
+            count += 1;
+        }
+        self.ctl[CTL_COUNT] = count;
+    }
+
+    /// Appends one record for `event` and keeps the event's bytes alive.
+    fn record(&mut self, event: Event) {
+        let (kind, flags, code, ptr, len) = match &event {
+            Event::TextMessage(m) => (
+                KIND_TEXT,
+                msg_flags(m.frame_finished, m.message_finished),
+                0,
+                m.data.as_ptr(),
+                m.data.len(),
+            ),
+            Event::BytesMessage(m) => (
+                KIND_BYTES,
+                msg_flags(m.frame_finished, m.message_finished),
+                0,
+                m.data.as_ptr(),
+                m.data.len(),
+            ),
+            Event::Ping(p) => (KIND_PING, 0, 0, p.payload.as_ptr(), p.payload.len()),
+            Event::Pong(p) => (KIND_PONG, 0, 0, p.payload.as_ptr(), p.payload.len()),
+            Event::CloseConnection(c) => (
+                KIND_CLOSE,
+                0,
+                u32::from(c.code),
+                c.reason.as_ptr(),
+                c.reason.len(),
+            ),
+            Event::RejectData(d) => (
+                KIND_REJECT_DATA,
+                body_flag(d.body_finished),
+                0,
+                d.data.as_ptr(),
+                d.data.len(),
+            ),
+            Event::Request(r) => {
+                let mut w = Writer::default();
+                w.string(&r.host);
+                w.string(&r.target);
+                w.strings(&r.subprotocols);
+                w.strings(&r.extensions);
+                w.headers(&r.extra_headers);
+                let (ptr, len) = self.hold_blob(w.0);
+                (KIND_REQUEST, 0, 0, ptr, len)
+            }
+            Event::AcceptConnection(a) => {
+                let mut w = Writer::default();
+                w.strings(a.subprotocol.as_slice());
+                w.strings(&a.extensions);
+                w.headers(&a.extra_headers);
+                let (ptr, len) = self.hold_blob(w.0);
+                (KIND_ACCEPT, 0, 0, ptr, len)
+            }
+            Event::RejectConnection(r) => {
+                let mut w = Writer::default();
+                w.headers(&r.headers);
+                let (ptr, len) = self.hold_blob(w.0);
+                (
+                    KIND_REJECT,
+                    body_flag(r.has_body),
+                    u32::from(r.status_code),
+                    ptr,
+                    len,
+                )
+            }
+        };
+        // The heap buffer `ptr` points into does not move when `event` does.
+        let record: [u32; REC_WORDS] = [kind, flags, code, ptr as u32, len as u32];
+        self.records.extend_from_slice(&record);
+        self.held.push(event);
+    }
+
+    fn hold_blob(&mut self, blob: Vec<u8>) -> (*const u8, usize) {
+        let out = (blob.as_ptr(), blob.len());
+        self.blobs.push(blob);
+        out
+    }
+
+    fn publish(&mut self) {
+        let ctl = &mut self.ctl;
+        ctl[CTL_RECORDS] = self.records.as_ptr() as u32;
+        ctl[CTL_ERR_PTR] = self.error.as_ptr() as u32;
+        ctl[CTL_ERR_LEN] = self.error.len() as u32;
+        ctl[CTL_OUT_PTR] = self.out.as_ptr() as u32;
+        ctl[CTL_OUT_LEN] = self.out.len() as u32;
+        ctl[CTL_INPUT_PTR] = self.input.as_ptr() as u32;
+        ctl[CTL_INPUT_CAP] = self.input.len() as u32;
+        ctl[CTL_SCRATCH_PTR] = self.scratch.as_ptr() as u32;
+        ctl[CTL_SCRATCH_CAP] = self.scratch.len() as u32;
+        ctl[CTL_STATE] = state_code(self.engine.state());
+    }
+
+    /// Gives back buffers grown past `KEEP_BYTES`. The output and the held
+    /// events are still needed by JS: they go at the next `begin()`.
+    fn shrink(&mut self) {
+        let mut changed = false;
+        for buf in [&mut self.input, &mut self.scratch] {
+            if buf.len() > KEEP_BYTES {
+                *buf = Vec::new();
+                changed = true;
+            }
+        }
+        if self.out.capacity() > KEEP_BYTES && self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        if changed {
+            self.publish();
+        }
+    }
+}
+
+/// Grows `buf` (kept at `len == capacity`, zero-filled) to at least `len`;
+/// `STATUS_LOCAL` if the allocator says no.
+fn grow(buf: &mut Vec<u8>, len: usize) -> u32 {
+    if buf.len() < len {
+        // Doubling amortises growth, but not past what `shrink` keeps.
+        let target = len
+            .max(buf.len().saturating_mul(2).min(KEEP_BYTES))
+            .max(1024);
+        if buf.try_reserve_exact(target - buf.len()).is_err()
+            && buf.try_reserve_exact(len - buf.len()).is_err()
+        {
+            return STATUS_LOCAL;
+        }
+        buf.resize(buf.capacity(), 0);
+    }
+    STATUS_OK
+}
+
+fn msg_flags(frame_finished: bool, message_finished: bool) -> u32 {
+    (if frame_finished {
+        FLAG_FRAME_FINISHED
+    } else {
+        0
+    }) | (if message_finished {
+        FLAG_MESSAGE_FINISHED
+    } else {
+        0
+    })
+}
+
+fn body_flag(set: bool) -> u32 {
+    if set {
+        FLAG_BODY
+    } else {
+        0
+    }
+}
+
+/// wsproto's `ConnectionState` values.
+fn state_code(state: ConnectionState) -> u32 {
+    match state {
+        ConnectionState::Connecting => 0,
+        ConnectionState::Open => 1,
+        ConnectionState::RemoteClosing => 2,
+        ConnectionState::LocalClosing => 3,
+        ConnectionState::Closed => 4,
+        ConnectionState::Rejecting => 5,
+    }
+}
+
+fn decode_handshake(
+    kind: u32,
+    blob: &[u8],
+    status: u32,
+    has_body: bool,
+) -> Result<Event, LocalProtocolError> {
+    let mut r = Reader::new(blob);
+    let event = match kind {
+        KIND_REQUEST => Event::Request(Request {
+            host: r.string()?,
+            target: r.string()?,
+            subprotocols: r.strings()?,
+            extensions: r.strings()?,
+            extra_headers: r.headers()?,
+            ..Default::default()
+        }),
+        KIND_ACCEPT => {
+            let mut subprotocol = r.strings()?;
+            Event::AcceptConnection(AcceptConnection {
+                subprotocol: subprotocol.pop(),
+                extensions: r.strings()?,
+                extra_headers: r.headers()?,
+                ..Default::default()
+            })
+        }
+        KIND_REJECT => Event::RejectConnection(RejectConnection {
+            status_code: u16::try_from(status).map_err(|_| {
+                LocalProtocolError::new(format!("status code {status} is not a valid HTTP status"))
+            })?,
+            headers: r.headers()?,
+            has_body,
+        }),
+        _ => {
+            return Err(LocalProtocolError::new(format!(
+                "unknown handshake event kind {kind}"
+            )))
+        }
+    };
+    if !r.rest().is_empty() {
+        return Err(malformed());
+    }
+    Ok(event)
+}
+
+fn malformed() -> LocalProtocolError {
+    LocalProtocolError::new("malformed event passed to the wasm binding")
+}
+
+/// Reads blobs written by api.js; every read is bounds-checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn new(blob: &'a [u8]) -> Self {
+        Reader(blob)
+    }
+    fn rest(&self) -> &'a [u8] {
+        self.0
+    }
+    fn u32(&mut self) -> Result<usize, LocalProtocolError> {
+        match self.0 {
+            [a, b, c, d, rest @ ..] => {
+                self.0 = rest;
+                Ok(u32::from_le_bytes([*a, *b, *c, *d]) as usize)
+            }
+            _ => Err(malformed()),
+        }
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>, LocalProtocolError> {
+        let len = self.u32()?;
+        if len > self.0.len() {
+            return Err(malformed());
+        }
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok(head.to_vec())
+    }
+    fn string(&mut self) -> Result<String, LocalProtocolError> {
+        String::from_utf8(self.bytes()?)
+            .map_err(|_| LocalProtocolError::new("string is not valid UTF-8"))
+    }
+    fn strings(&mut self) -> Result<Vec<String>, LocalProtocolError> {
+        let count = self.u32()?;
+        // Each item takes at least 4 bytes: a count cannot make us allocate
+        // more than the blob justifies.
+        let mut items = Vec::with_capacity(count.min(self.0.len() / 4));
+        for _ in 0..count {
+            items.push(self.string()?);
+        }
+        Ok(items)
+    }
+    fn headers(&mut self) -> Result<Headers, LocalProtocolError> {
+        let count = self.u32()?;
+        let mut items = Vec::with_capacity(count.min(self.0.len() / 8));
+        for _ in 0..count {
+            let name = self.bytes()?;
+            items.push((name, self.bytes()?));
+        }
+        Ok(items)
+    }
+}
+
+/// Writes blobs for api.js.
+#[derive(Default)]
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u32(&mut self, v: usize) {
+        self.0.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len());
+        self.0.extend_from_slice(b);
+    }
+    fn string(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn strings(&mut self, items: &[String]) {
+        self.u32(items.len());
+        for s in items {
+            self.string(s);
+        }
+    }
+    fn headers(&mut self, headers: &Headers) {
+        self.u32(headers.len());
+        for (name, value) in headers {
+            self.bytes(name);
+            self.bytes(value);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+# Two commands matter: `make demo` and `make test`. Both set up what they
+# need first (scripts/setup.sh installs only what is missing).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export DENO_NO_UPDATE_CHECK := 1
+export DENO_NO_PROMPT := 1
+# SIMD for the wasm build (see scripts/build-pkg.sh); the same flags for the
+# wasm tests so that both share one build cache.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := -C target-feature=+simd128
+
+.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack bench clean
+
+all: pkg
+
+setup:
+	@scripts/setup.sh
+
+# The npm package, in pkg/.
+pkg: setup
+	@scripts/build-pkg.sh
+
+# An echo server and a client over loopback, both wsproto.
+demo: pkg
+	node demo/node/echo.mjs
+
+# Every test; each step says what it runs.
+test:
+	@scripts/setup.sh --browser
+	$(MAKE) --no-print-directory test-rust
+	$(MAKE) --no-print-directory pkg
+	$(MAKE) --no-print-directory test-wasm test-node test-deno test-browser test-types test-pack
+	@echo "make test: all test suites passed"
+
+test-rust:
+	cargo test --quiet
+
+# tests/wasm.rs under Node through wasm-bindgen-test-runner: what
+# `wasm-pack test --node` does, but building only that test target (the
+# other tests and their dev-dependencies are native-only).
+test-wasm:
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	    cargo test --target wasm32-unknown-unknown --test wasm
+
+test-node:
+	node --test --test-timeout=60000 js-tests/node
+
+test-deno:
+	NO_COLOR=1 deno test --quiet --allow-read --allow-net js-tests/deno
+
+test-browser:
+	node --test --test-timeout=180000 js-tests/browser
+
+test-types:
+	tsc -p js-tests/types --noEmit --strict
+
+test-pack:
+	node --test --test-timeout=300000 js-tests/pack
+
+bench:
+	@echo "make bench: not yet (a later issue adds the benchmarks)"
+
+clean:
+	rm -rf pkg target/wasm-pack js-tests/.out

@@ -1,0 +1,485 @@
+// In-memory tests of the JS API (no sockets): exact bytes, errors, argument
+// checking, enums, the frame-only Connection, freeing. Run by Node and Deno.
+import assert from "node:assert/strict";
+
+export const cases = [];
+function test(name, fn) {
+  cases.push({ name, fn });
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+// SeededRandom (splitmix64, src/random.rs), recomputed here so that the
+// expected bytes do not come from the code under test.
+function seeded(seed) {
+  let state = BigInt.asUintN(64, BigInt(seed));
+  let pool = [];
+  const next64 = () => {
+    state = BigInt.asUintN(64, state + 0x9e3779b97f4a7c15n);
+    let z = state;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return z ^ (z >> 31n);
+  };
+  // fill(buf): one u64 per 8-byte chunk, little-endian, the rest dropped.
+  return (n) => {
+    const out = [];
+    for (let i = 0; i < n; i += 8) {
+      let v = next64();
+      for (let j = 0; j < 8 && i + j < n; j++) {
+        out.push(Number(v & 0xffn));
+        v >>= 8n;
+      }
+    }
+    pool = out;
+    return Uint8Array.from(pool);
+  };
+}
+
+function base64(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+/** A client and a server joined in memory, handshake done. */
+export function pair(W, clientOptions = {}, serverOptions = {}) {
+  const client = new W.WSConnection(W.ConnectionType.CLIENT, clientOptions);
+  const server = new W.WSConnection(W.ConnectionType.SERVER, serverOptions);
+  server.receiveData(client.send(new W.Request({ host: "localhost", target: "/" })));
+  assert.ok([...server.events()][0] instanceof W.Request);
+  client.receiveData(server.send(new W.AcceptConnection()));
+  assert.ok([...client.events()][0] instanceof W.AcceptConnection);
+  return { client, server };
+}
+
+test("exports: every name of the API; init() is a no-op that resolves", async (W) => {
+  assert.equal(W.default, W.init);
+  await W.init();
+  for (const name of [
+    "WSConnection", "Connection", "ConnectionType", "ConnectionState", "Request", "AcceptConnection",
+    "RejectConnection", "RejectData", "CloseConnection", "Message", "TextMessage", "BytesMessage", "Ping",
+    "Pong", "CloseReason", "PerMessageDeflate", "LocalProtocolError", "RemoteProtocolError", "init", "initSync",
+  ]) {
+    assert.ok(W[name] !== undefined, name);
+  }
+});
+
+test("enums: wsproto's values, reverse names, frozen", (W) => {
+  assert.equal(W.ConnectionType.CLIENT, 1);
+  assert.equal(W.ConnectionType.SERVER, 2);
+  assert.deepEqual(
+    ["CONNECTING", "OPEN", "REMOTE_CLOSING", "LOCAL_CLOSING", "CLOSED", "REJECTING"].map((n) => W.ConnectionState[n]),
+    [0, 1, 2, 3, 4, 5],
+  );
+  assert.equal(W.ConnectionState[W.ConnectionState.OPEN], "OPEN");
+  assert.equal(W.CloseReason.NORMAL_CLOSURE, 1000);
+  assert.equal(W.CloseReason.MESSAGE_TOO_BIG, 1009);
+  assert.equal(W.CloseReason[1011], "INTERNAL_ERROR");
+  assert.ok(Object.isFrozen(W.CloseReason));
+});
+
+test("exact bytes: seeded Sec-WebSocket-Key and mask key", (W) => {
+  const random = seeded(42);
+  const client = new W.WSConnection(W.ConnectionType.CLIENT, { randomSeed: 42n });
+  const head = dec.decode(client.send(new W.Request({ host: "example.com", target: "/chat" })));
+  const key = base64(random(16));
+  assert.equal(
+    head,
+    "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  // The server's accept for that key (RFC 6455 section 1.3's algorithm).
+  const server = new W.WSConnection(W.ConnectionType.SERVER);
+  server.receiveData(enc.encode(head));
+  [...server.events()];
+  const accept = server.send(new W.AcceptConnection());
+  client.receiveData(accept);
+  assert.ok([...client.events()][0] instanceof W.AcceptConnection);
+
+  const mask = random(4);
+  const payload = enc.encode("Hello");
+  const expected = [0x81, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4])];
+  assert.deepEqual([...client.send(new W.TextMessage({ data: "Hello" }))], expected);
+
+  // Same seed, same bytes; the server never masks.
+  const again = new W.WSConnection(W.ConnectionType.CLIENT, { randomSeed: 42 });
+  assert.equal(dec.decode(again.send(new W.Request({ host: "example.com", target: "/chat" }))), head);
+  assert.deepEqual([...server.send(new W.TextMessage({ data: "Hello" }))], [0x81, 5, ...payload]);
+});
+
+test("exact bytes: RFC 6455 section 5.7 examples, unmasked and masked", (W) => {
+  const { client, server } = pair(W);
+  // A server's single-frame unmasked text message.
+  assert.deepEqual([...server.send(new W.TextMessage({ data: "Hello" }))], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+  // A masked "Hello" from the client, as in the RFC.
+  server.receiveData(Uint8Array.of(0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58));
+  const [hello] = [...server.events()];
+  assert.ok(hello instanceof W.TextMessage);
+  assert.equal(hello.data, "Hello");
+  assert.equal(hello.frameFinished, true);
+  assert.equal(hello.messageFinished, true);
+  // Fragmented unmasked text received by the client: "Hel" then "lo".
+  client.receiveData(Uint8Array.of(0x01, 0x03, 0x48, 0x65, 0x6c));
+  client.receiveData(Uint8Array.of(0x80, 0x02, 0x6c, 0x6f));
+  const pieces = [...client.events()];
+  assert.deepEqual(pieces.map((p) => [p.data, p.messageFinished]), [["Hel", false], ["lo", true]]);
+  // 256 bytes of binary: 16-bit length; 64 KiB: 64-bit length.
+  assert.deepEqual([...server.send(new W.BytesMessage({ data: new Uint8Array(256) })).subarray(0, 4)], [0x82, 0x7e, 0x01, 0x00]);
+  assert.deepEqual(
+    [...server.send(new W.BytesMessage({ data: new Uint8Array(65536) })).subarray(0, 10)],
+    [0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0],
+  );
+  // Ping with "Hello": unmasked from the server.
+  assert.deepEqual([...server.send(new W.Ping({ payload: enc.encode("Hello") }))], [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+});
+
+test("messages: every piece of a byte-by-byte feed arrives in order", (W) => {
+  const { client, server } = pair(W);
+  const frame = client.send(new W.TextMessage({ data: "héllo wörld 😀" }));
+  const out = [];
+  for (const b of frame) {
+    server.receiveData(Uint8Array.of(b));
+    out.push(...server.events());
+  }
+  assert.equal(out.map((e) => e.data).join(""), "héllo wörld 😀");
+  assert.equal(out[out.length - 1].messageFinished, true);
+});
+
+test("Message: a string gives TextMessage, bytes give BytesMessage", (W) => {
+  const t = new W.Message({ data: "hi" });
+  assert.ok(t instanceof W.TextMessage && t instanceof W.Message);
+  const b = new W.Message({ data: Uint8Array.of(1, 2) });
+  assert.ok(b instanceof W.BytesMessage && b instanceof W.Message);
+  assert.equal(b.messageFinished, true);
+  const ab = new W.BytesMessage({ data: new ArrayBuffer(3) });
+  assert.ok(ab.data instanceof Uint8Array);
+  assert.equal(ab.data.length, 3);
+});
+
+test("defaults: as in wsproto", (W) => {
+  const r = new W.Request({ host: "h", target: "/" });
+  assert.deepEqual([r.subprotocols, r.extensions, r.extraHeaders], [[], [], []]);
+  const a = new W.AcceptConnection();
+  assert.equal(a.subprotocol, null);
+  const rj = new W.RejectConnection();
+  assert.deepEqual([rj.statusCode, rj.hasBody, rj.headers], [400, false, []]);
+  assert.equal(new W.RejectData({ data: new Uint8Array(0) }).bodyFinished, true);
+  const c = new W.CloseConnection({ code: 1000 });
+  assert.equal(c.reason, "");
+  assert.deepEqual(c.response(), c);
+  assert.notEqual(c.response(), c);
+  const p = new W.Ping({ payload: Uint8Array.of(7) });
+  assert.ok(p.response() instanceof W.Pong);
+  assert.deepEqual([...p.response().payload], [7]);
+  assert.equal(new W.Ping().payload.length, 0);
+  const d = new W.PerMessageDeflate();
+  assert.deepEqual(
+    [d.clientNoContextTakeover, d.clientMaxWindowBits, d.serverNoContextTakeover, d.serverMaxWindowBits, d.name],
+    [false, 15, false, 15, "permessage-deflate"],
+  );
+  assert.throws(() => new W.PerMessageDeflate({ clientMaxWindowBits: 8 }), RangeError);
+});
+
+test("errors: LocalProtocolError for sends the state forbids", (W) => {
+  const client = new W.WSConnection(W.ConnectionType.CLIENT);
+  assert.equal(client.client, true);
+  const err = assert.throws(() => client.send(new W.TextMessage({ data: "too early" })), W.LocalProtocolError);
+  assert.throws(() => client.send(new W.TextMessage({ data: "too early" })), (e) => {
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, "LocalProtocolError");
+    assert.ok(e.message.length > 0);
+    return true;
+  });
+  void err;
+  const server = new W.WSConnection(W.ConnectionType.SERVER);
+  assert.equal(server.client, false);
+  assert.throws(() => server.send(new W.Request({ host: "h", target: "/" })), W.LocalProtocolError);
+  // The failed sends changed nothing.
+  assert.equal(client.state, W.ConnectionState.CONNECTING);
+});
+
+test("errors: close codes 1005, 1006, out of range, not an integer", (W) => {
+  {
+    const { client, server } = pair(W);
+    // 1005 goes out as an empty close payload.
+    const frame = server.send(new W.CloseConnection({ code: 1005 }));
+    assert.deepEqual([...frame], [0x88, 0x00]);
+    client.receiveData(frame);
+    const [close] = [...client.events()];
+    assert.equal(close.code, 1005);
+    // ... and the response to it works.
+    server.receiveData(client.send(close.response()));
+    assert.equal(server.state, W.ConnectionState.CLOSED);
+  }
+  const { client } = pair(W);
+  assert.throws(() => client.send(new W.CloseConnection({ code: 1006 })), W.LocalProtocolError);
+  assert.throws(() => client.send(new W.CloseConnection({ code: 1015 })), W.LocalProtocolError);
+  assert.throws(() => client.send(new W.CloseConnection({ code: 999 })), W.LocalProtocolError);
+  assert.throws(() => client.send(new W.CloseConnection({ code: 5000 })), W.LocalProtocolError);
+  assert.throws(() => client.send(new W.CloseConnection({ code: 1005, reason: "why" })), W.LocalProtocolError);
+  assert.throws(() => new W.CloseConnection({ code: 1000.5 }), TypeError);
+  assert.throws(() => new W.CloseConnection({ code: "1000" }), TypeError);
+  assert.throws(() => new W.CloseConnection({}), TypeError);
+  const c = new W.CloseConnection({ code: 1000 });
+  c.code = 70000; // fields are plain; send() checks again
+  assert.throws(() => client.send(c), W.LocalProtocolError);
+  c.code = NaN;
+  assert.throws(() => client.send(c), TypeError);
+  assert.equal(client.state, W.ConnectionState.OPEN);
+  // A long reason is cut to 123 bytes, on a code point.
+  const frame = client.send(new W.CloseConnection({ code: 1000, reason: "é".repeat(100) }));
+  assert.ok(frame.length <= 2 + 4 + 125);
+});
+
+test("errors: bad arguments are TypeErrors, never a wasm trap", (W) => {
+  assert.throws(() => new W.WSConnection(3), TypeError);
+  assert.throws(() => new W.WSConnection("client"), TypeError);
+  assert.throws(() => new W.WSConnection(W.ConnectionType.CLIENT, { maxMessageSize: -1 }), RangeError);
+  assert.throws(() => new W.WSConnection(W.ConnectionType.CLIENT, { maxMessageSize: 1.5 }), TypeError);
+  assert.throws(() => new W.WSConnection(W.ConnectionType.CLIENT, { randomSeed: "x" }), TypeError);
+  const { client } = pair(W);
+  assert.throws(() => client.receiveData("text"), TypeError);
+  assert.throws(() => client.receiveData(123), TypeError);
+  assert.throws(() => client.receiveData(), TypeError);
+  assert.throws(() => client.receiveData(undefined), TypeError);
+  assert.throws(() => client.send({ data: "not an event" }), TypeError);
+  assert.throws(() => client.send(null), TypeError);
+  assert.throws(() => new W.TextMessage({ data: Uint8Array.of(1) }), TypeError);
+  assert.throws(() => new W.BytesMessage({ data: "text" }), TypeError);
+  assert.throws(() => new W.Request({ host: "h" }), TypeError);
+  assert.throws(() => new W.Request({ host: "h", target: "/", extraHeaders: [["a"]] }), TypeError);
+  assert.throws(() => new W.RejectConnection({ statusCode: 42 }), RangeError);
+  const t = new W.TextMessage({ data: "ok" });
+  t.data = 42;
+  assert.throws(() => client.send(t), TypeError);
+  // Still usable afterwards.
+  assert.equal(client.send(new W.TextMessage({ data: "fine" })).length, 2 + 4 + 4);
+});
+
+test("errors: RemoteProtocolError with a hint; events before it are kept", (W) => {
+  const server = new W.WSConnection(W.ConnectionType.SERVER);
+  const head = "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  const err = (() => {
+    try {
+      server.receiveData(enc.encode(head)); // no Sec-WebSocket-Key
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(err instanceof W.RemoteProtocolError, String(err));
+  assert.ok(err instanceof Error);
+  assert.equal(err.name, "RemoteProtocolError");
+  assert.ok(err.eventHint === null || err.eventHint instanceof W.RejectConnection);
+  assert.ok(err.message.length > 0);
+  // Not HTTP at all.
+  const s2 = new W.WSConnection(W.ConnectionType.SERVER);
+  assert.throws(() => s2.receiveData(enc.encode("\x16\x03\x01 definitely not http\r\n\r\n")), W.RemoteProtocolError);
+});
+
+test("PerMessageDeflate: exported, refused clearly when offered", (W) => {
+  const client = new W.WSConnection(W.ConnectionType.CLIENT);
+  const request = new W.Request({ host: "h", target: "/", extensions: [new W.PerMessageDeflate()] });
+  assert.throws(() => client.send(request), (e) => e instanceof W.LocalProtocolError && /permessage-deflate is not available/.test(e.message));
+  assert.equal(client.state, W.ConnectionState.CONNECTING);
+  const server = new W.WSConnection(W.ConnectionType.SERVER);
+  server.receiveData(client.send(new W.Request({ host: "h", target: "/" })));
+  [...server.events()];
+  assert.throws(() => server.send(new W.AcceptConnection({ extensions: [new W.PerMessageDeflate()] })), W.LocalProtocolError);
+  assert.throws(() => new W.Connection(W.ConnectionType.SERVER, { extensions: [new W.PerMessageDeflate()] }), W.LocalProtocolError);
+});
+
+test("protocol errors in frames arrive as CloseConnection events", (W) => {
+  {
+    const { client } = pair(W);
+    client.receiveData(Uint8Array.of(0x81, 0x02, 0xc3, 0x28)); // invalid UTF-8
+    const events = [...client.events()];
+    const close = events[events.length - 1];
+    assert.ok(close instanceof W.CloseConnection);
+    assert.equal(close.code, W.CloseReason.INVALID_FRAME_PAYLOAD_DATA);
+  }
+  {
+    const { server } = pair(W);
+    server.receiveData(Uint8Array.of(0x81, 0x01, 0x41)); // unmasked from a client
+    const [close] = [...server.events()];
+    assert.ok(close instanceof W.CloseConnection);
+    assert.equal(close.code, W.CloseReason.PROTOCOL_ERROR);
+  }
+  {
+    const { client, server } = pair(W, {}, { maxMessageSize: 100 });
+    server.receiveData(client.send(new W.BytesMessage({ data: new Uint8Array(101) })));
+    const events = [...server.events()];
+    const close = events[events.length - 1];
+    assert.ok(close instanceof W.CloseConnection);
+    assert.equal(close.code, W.CloseReason.MESSAGE_TOO_BIG);
+  }
+});
+
+test("Connection: frame-only, starts OPEN, parses trailing data", (W) => {
+  const { client } = pair(W);
+  const frames = [client.send(new W.TextMessage({ data: "early" })), client.send(new W.Ping({ payload: Uint8Array.of(1) }))];
+  const conn = new W.Connection(W.ConnectionType.SERVER, { trailingData: Uint8Array.from([...frames[0], ...frames[1]]) });
+  assert.equal(conn.state, W.ConnectionState.OPEN);
+  const events = [...conn.events()];
+  assert.equal(events.length, 2);
+  assert.equal(events[0].data, "early");
+  assert.ok(events[1] instanceof W.Ping);
+  assert.ok(!(conn instanceof W.WSConnection));
+  const bare = new W.Connection(W.ConnectionType.CLIENT);
+  assert.equal(bare.state, W.ConnectionState.OPEN);
+  conn.receiveData(client.send(new W.CloseConnection({ code: 1000 })));
+  assert.equal([...conn.events()][0].code, 1000);
+  assert.equal(conn.state, W.ConnectionState.REMOTE_CLOSING);
+});
+
+test("initiateUpgradeConnection: a request read elsewhere becomes a Request event", (W) => {
+  const server = new W.WSConnection(W.ConnectionType.SERVER);
+  server.initiateUpgradeConnection(
+    [
+      ["Host", "example.com"],
+      ["Upgrade", "websocket"],
+      ["Connection", "Upgrade"],
+      ["Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="],
+      ["Sec-WebSocket-Version", enc.encode("13")],
+    ],
+    "/chat",
+  );
+  const [request] = [...server.events()];
+  assert.ok(request instanceof W.Request);
+  assert.equal(request.target, "/chat");
+  const accept = dec.decode(server.send(new W.AcceptConnection()));
+  assert.match(accept, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+  assert.equal(server.state, W.ConnectionState.OPEN);
+});
+
+test("free() and Symbol.dispose release the connection; later use throws", (W) => {
+  const ws = new W.WSConnection(W.ConnectionType.CLIENT);
+  ws.free();
+  ws.free(); // idempotent
+  assert.throws(() => ws.send(new W.Request({ host: "h", target: "/" })), W.LocalProtocolError);
+  assert.throws(() => ws.receiveData(new Uint8Array(1)), W.LocalProtocolError);
+  if (typeof Symbol.dispose === "symbol") {
+    const other = new W.WSConnection(W.ConnectionType.SERVER);
+    other[Symbol.dispose]();
+    assert.throws(() => other.receiveData(new Uint8Array(1)), W.LocalProtocolError);
+  }
+  // Many short-lived connections do not exhaust memory.
+  for (let i = 0; i < 2000; i++) {
+    const { client, server } = pair(W);
+    server.receiveData(client.send(new W.BytesMessage({ data: new Uint8Array(4096) })));
+    [...server.events()];
+    client.free();
+    server.free();
+  }
+});
+
+test("memory growth between calls does not corrupt views", (W) => {
+  const { client, server } = pair(W);
+  const big = new Uint8Array(8 << 20).fill(7);
+  // Another connection grows wasm memory between this pair's calls.
+  const frame = client.send(new W.BytesMessage({ data: Uint8Array.of(1, 2, 3) }));
+  const other = pair(W);
+  other.server.receiveData(other.client.send(new W.BytesMessage({ data: big })));
+  const got = [...other.server.events()];
+  assert.equal(got.reduce((n, e) => n + e.data.length, 0), big.length);
+  server.receiveData(frame);
+  assert.deepEqual([...[...server.events()][0].data], [1, 2, 3]);
+});
+
+test("headers: strings and bytes in, lower-cased bytes out", (W) => {
+  const client = new W.WSConnection(W.ConnectionType.CLIENT);
+  const server = new W.WSConnection(W.ConnectionType.SERVER);
+  server.receiveData(
+    client.send(new W.Request({ host: "h", target: "/", extraHeaders: [["X-Text", "v1"], [enc.encode("X-Bytes"), Uint8Array.of(0x76, 0x32)]] })),
+  );
+  const [request] = [...server.events()];
+  const headers = request.extraHeaders.map(([n, v]) => {
+    assert.ok(n instanceof Uint8Array && v instanceof Uint8Array);
+    return [dec.decode(n), dec.decode(v)];
+  });
+  assert.deepEqual(headers.filter(([n]) => n.startsWith("x-")), [["x-text", "v1"], ["x-bytes", "v2"]]);
+  assert.throws(
+    () => client.send(new W.Request({ host: "h", target: "/", extraHeaders: [["X-Bad", "a\r\nb"]] })),
+    W.LocalProtocolError,
+  );
+});
+
+test("EOF: before the handshake and after it", (W) => {
+  const client = new W.WSConnection(W.ConnectionType.CLIENT);
+  client.send(new W.Request({ host: "h", target: "/" }));
+  client.receiveData(null);
+  assert.equal(client.state, W.ConnectionState.CLOSED);
+  const { server } = pair(W);
+  server.receiveData(null);
+  const [close] = [...server.events()];
+  assert.equal(close.code, 1006);
+  assert.equal(server.state, W.ConnectionState.CLOSED);
+  assert.throws(() => server.send(close.response()), W.LocalProtocolError);
+});
+
+test("random call sequences and random bytes never trap the wasm instance", (W) => {
+  // A small deterministic PRNG (xorshift32) so failures reproduce.
+  let seed = 0x9e3779b9;
+  const rand = (n) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const bytes = (n) => Uint8Array.from({ length: n }, () => rand(256));
+  const events = () => [
+    new W.Request({ host: "h", target: "/" + rand(10), subprotocols: rand(2) ? ["a"] : [] }),
+    new W.AcceptConnection({ subprotocol: rand(2) ? "a" : null }),
+    new W.RejectConnection({ statusCode: 400 + rand(100), hasBody: rand(2) === 1 }),
+    new W.RejectData({ data: bytes(rand(20)), bodyFinished: rand(2) === 1 }),
+    new W.CloseConnection({ code: [1000, 1001, 1005, 1006, 999, 4999, 5000, 0, 65535][rand(9)], reason: rand(2) ? "r" : "" }),
+    new W.TextMessage({ data: "x".repeat(rand(200)), messageFinished: rand(2) === 1 }),
+    new W.BytesMessage({ data: bytes(rand(200)), messageFinished: rand(2) === 1 }),
+    new W.Ping({ payload: bytes(rand(130)) }),
+    new W.Pong({ payload: bytes(rand(130)) }),
+  ];
+  const allowed = (e) =>
+    e instanceof W.LocalProtocolError || e instanceof W.RemoteProtocolError || e instanceof TypeError || e instanceof RangeError;
+  for (let round = 0; round < 300; round++) {
+    const type = rand(2) ? W.ConnectionType.CLIENT : W.ConnectionType.SERVER;
+    const opts = { maxMessageSize: rand(3) ? undefined : rand(300), maxHandshakeSize: rand(3) ? undefined : rand(300), maxHeaders: rand(3) ? undefined : rand(5) };
+    const conn = rand(4) ? new W.WSConnection(type, opts) : new W.Connection(type, { ...opts, trailingData: bytes(rand(30)) });
+    // Sometimes start from a real handshake so frames get parsed.
+    const peer = new W.WSConnection(type === W.ConnectionType.CLIENT ? W.ConnectionType.SERVER : W.ConnectionType.CLIENT);
+    for (let step = 0; step < 30; step++) {
+      try {
+        switch (rand(5)) {
+          case 0:
+          case 1: {
+            const list = events();
+            conn.send(list[rand(list.length)]);
+            break;
+          }
+          case 2:
+            conn.receiveData(bytes(rand(300)));
+            break;
+          case 3: {
+            const list = events();
+            peer.receiveData(new Uint8Array(0));
+            conn.receiveData(peer.send(list[rand(list.length)]));
+            break;
+          }
+          default:
+            if (rand(10) === 0) conn.receiveData(null);
+            else conn.receiveData(Uint8Array.of(0x81, 0x80 | rand(128), 1, 2, 3, 4, ...bytes(rand(10))));
+        }
+      } catch (e) {
+        assert.ok(allowed(e), `unexpected ${e && e.constructor.name}: ${e && e.stack}`);
+      }
+      for (const e of conn.events()) assert.ok(e instanceof W.Event);
+      assert.ok(conn.state >= 0 && conn.state <= 5);
+    }
+    conn.free();
+    peer.free();
+  }
+  // The instance still works.
+  const { client, server } = pair(W);
+  server.receiveData(client.send(new W.TextMessage({ data: "still alive" })));
+  assert.equal([...server.events()][0].data, "still alive");
+});

@@ -1,0 +1,832 @@
+// The public JavaScript API of wsproto: classes, enums, errors.
+//
+// This file is the source of truth (ESM). `make pkg` bundles it, with the
+// wasm-bindgen glue and the Node loader, into `wsproto.cjs` for require()
+// (scripts/build-pkg.sh explains why). It knows nothing of how the .wasm
+// file is fetched: the entry files (node.js, deno.js, web.js) call
+// `initSync` / `init` before or after importing it.
+//
+// The boundary with wasm (src/wasm/mod.rs has the Rust side) is one call
+// per operation. Bytes go in by `Uint8Array.set` into a wasm-owned buffer,
+// results come back through a control block of u32 words and a table of
+// event records (kind, flags, code, pointer, length) that this file decodes
+// into plain JS objects: text through one shared TextDecoder, bytes through
+// `slice()`. Nothing returned to the user points into wasm memory.
+
+import glueInit, { initSync as glueInitSync, WasmConn } from "./glue/wsproto_wasm.js";
+
+// ---- wasm instance and memory views ----------------------------------------
+
+let wasm = null; // the instance's exports, once initialised
+let U8 = new Uint8Array(0);
+let U32 = new Uint32Array(0);
+let initPromise = null;
+
+function adopt(exports) {
+  wasm = exports;
+  refreshViews();
+}
+
+// Views on memory.buffer die when memory grows: re-create them after any
+// call that can allocate. Growing detaches the old buffer, which makes its
+// views' length 0: a cheaper test than reading `memory.buffer` each time.
+function refreshViews() {
+  if (U8.byteLength === 0) {
+    const buffer = wasm.memory.buffer;
+    U8 = new Uint8Array(buffer);
+    U32 = new Uint32Array(buffer);
+  }
+}
+
+/**
+ * Instantiates the WebAssembly module synchronously from its bytes (or a
+ * compiled `WebAssembly.Module`). Node and Deno entry points call this for
+ * you. Calling it again does nothing.
+ */
+export function initSync(module) {
+  if (wasm === null) {
+    adopt(glueInitSync({ module }));
+  }
+}
+
+/**
+ * Loads and instantiates the WebAssembly module. Browsers must `await
+ * init()` once before creating a connection; by default the `.wasm` file is
+ * fetched next to this module. Idempotent: every call returns the same
+ * promise. In Node and Deno the module is already loaded and this resolves
+ * at once.
+ */
+export function init(input) {
+  if (initPromise === null) {
+    initPromise =
+      wasm !== null
+        ? Promise.resolve()
+        : glueInit(input === undefined ? undefined : { module_or_path: input }).then(adopt);
+  }
+  return initPromise;
+}
+
+// ---- the boundary protocol (mirror of src/wasm/mod.rs) ---------------------
+
+const CTL_STATUS = 0;
+const CTL_COUNT = 1;
+const CTL_RECORDS = 2;
+const CTL_HINT = 3;
+const CTL_ERR_PTR = 4;
+const CTL_ERR_LEN = 5;
+const CTL_OUT_PTR = 6;
+const CTL_OUT_LEN = 7;
+const CTL_INPUT_PTR = 8;
+const CTL_INPUT_CAP = 9;
+const CTL_SCRATCH_PTR = 10;
+const CTL_SCRATCH_CAP = 11;
+const CTL_STATE = 12;
+
+const STATUS_OK = 0;
+const STATUS_LOCAL = 1;
+const STATUS_REMOTE = 2;
+
+const REC_WORDS = 5;
+
+const KIND_REQUEST = 1;
+const KIND_ACCEPT = 2;
+const KIND_REJECT = 3;
+const KIND_REJECT_DATA = 4;
+const KIND_CLOSE = 5;
+const KIND_TEXT = 6;
+const KIND_BYTES = 7;
+const KIND_PING = 8;
+const KIND_PONG = 9;
+
+const FLAG_FRAME_FINISHED = 1;
+const FLAG_MESSAGE_FINISHED = 2;
+const FLAG_BODY = 4;
+
+const encoder = new TextEncoder();
+// Not fatal: the core has already validated every text payload.
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+// ---- enums -------------------------------------------------------------------
+
+// Frozen objects with TypeScript-enum-style reverse mapping
+// (ConnectionState[1] === "OPEN"), values as in Python's wsproto.
+function enumOf(entries) {
+  const e = {};
+  for (const [name, value] of Object.entries(entries)) {
+    e[name] = value;
+    e[value] = name;
+  }
+  return Object.freeze(e);
+}
+
+/** Which end of the connection this is (wsproto's values). */
+export const ConnectionType = enumOf({ CLIENT: 1, SERVER: 2 });
+
+/** RFC 6455 connection states (wsproto's values). */
+export const ConnectionState = enumOf({
+  CONNECTING: 0,
+  OPEN: 1,
+  REMOTE_CLOSING: 2,
+  LOCAL_CLOSING: 3,
+  CLOSED: 4,
+  REJECTING: 5,
+});
+
+/** Close codes (RFC 6455 section 7.4.1, and wsproto's names). */
+export const CloseReason = enumOf({
+  NORMAL_CLOSURE: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  NO_STATUS_RCVD: 1005,
+  ABNORMAL_CLOSURE: 1006,
+  INVALID_FRAME_PAYLOAD_DATA: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  MANDATORY_EXT: 1010,
+  INTERNAL_ERROR: 1011,
+  SERVICE_RESTART: 1012,
+  TRY_AGAIN_LATER: 1013,
+  BAD_GATEWAY: 1014,
+  TLS_HANDSHAKE_FAILED: 1015,
+});
+
+// ---- errors -----------------------------------------------------------------------
+
+/** The local side asked for something the protocol or the state forbids. */
+export class LocalProtocolError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LocalProtocolError";
+  }
+}
+
+/**
+ * The remote peer broke the protocol during the opening handshake.
+ * `eventHint` is the event wsproto suggests sending back (usually a
+ * RejectConnection), or null.
+ */
+export class RemoteProtocolError extends Error {
+  constructor(message, eventHint = null) {
+    super(message);
+    this.name = "RemoteProtocolError";
+    this.eventHint = eventHint;
+  }
+}
+
+// ---- argument checking -----------------------------------------------------------
+
+function typeError(message) {
+  return new TypeError(message);
+}
+
+// Any binary input as a Uint8Array over the same memory (no copy).
+function asBytes(value, what) {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)) {
+    return new Uint8Array(value);
+  }
+  throw typeError(`${what} must be a Uint8Array, an ArrayBuffer or an ArrayBuffer view, not ${describe(value)}`);
+}
+
+function checkString(value, what) {
+  if (typeof value !== "string") throw typeError(`${what} must be a string, not ${describe(value)}`);
+  return value;
+}
+
+function checkBool(value, what) {
+  if (typeof value !== "boolean") throw typeError(`${what} must be a boolean, not ${describe(value)}`);
+  return value;
+}
+
+function checkInt(value, what, min, max) {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw typeError(`${what} must be an integer, not ${describe(value)}`);
+  }
+  if (value < min || value > max) throw new RangeError(`${what} must be between ${min} and ${max}, not ${value}`);
+  return value;
+}
+
+function checkArray(value, what) {
+  if (!Array.isArray(value)) throw typeError(`${what} must be an array, not ${describe(value)}`);
+  return value;
+}
+
+function checkHeaders(value, what) {
+  checkArray(value, what);
+  for (const pair of value) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw typeError(`${what} must be an array of [name, value] pairs`);
+    }
+    for (const part of pair) {
+      if (typeof part !== "string" && !ArrayBuffer.isView(part) && !(part instanceof ArrayBuffer)) {
+        throw typeError(`${what}: a header name or value must be a string or a Uint8Array, not ${describe(part)}`);
+      }
+    }
+  }
+  return value;
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor ? `a ${value.constructor.name}` : "an object";
+  return `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+function options(value, what) {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object") throw typeError(`${what} takes an options object`);
+  return value;
+}
+
+// ---- events --------------------------------------------------------------------------
+
+/** Base class of every event. */
+export class Event {}
+
+// Passed by the decoder to skip argument checking: it fills the fields
+// itself, in the constructors' order (one hidden class per event type).
+const RAW = Symbol("raw");
+
+function rawMessage(Kind, data, flags) {
+  const e = new Kind(RAW);
+  e.data = data;
+  e.frameFinished = (flags & FLAG_FRAME_FINISHED) !== 0;
+  e.messageFinished = (flags & FLAG_MESSAGE_FINISHED) !== 0;
+  return e;
+}
+
+/** The opening handshake request (sent by a client, received by a server). */
+export class Request extends Event {
+  constructor(opts) {
+    super();
+    const { host, target, subprotocols = [], extensions = [], extraHeaders = [] } = options(opts, "Request");
+    this.host = checkString(host, "Request.host");
+    this.target = checkString(target, "Request.target");
+    this.subprotocols = checkArray(subprotocols, "Request.subprotocols");
+    this.extensions = checkArray(extensions, "Request.extensions");
+    this.extraHeaders = checkHeaders(extraHeaders, "Request.extraHeaders");
+  }
+}
+
+/** The server's acceptance of the handshake (101 Switching Protocols). */
+export class AcceptConnection extends Event {
+  constructor(opts) {
+    super();
+    const { subprotocol = null, extensions = [], extraHeaders = [] } = options(opts, "AcceptConnection");
+    if (subprotocol !== null) checkString(subprotocol, "AcceptConnection.subprotocol");
+    this.subprotocol = subprotocol;
+    this.extensions = checkArray(extensions, "AcceptConnection.extensions");
+    this.extraHeaders = checkHeaders(extraHeaders, "AcceptConnection.extraHeaders");
+  }
+}
+
+/** The server's refusal of the handshake: any HTTP response but 101. */
+export class RejectConnection extends Event {
+  constructor(opts) {
+    super();
+    const { statusCode = 400, headers = [], hasBody = false } = options(opts, "RejectConnection");
+    this.statusCode = checkInt(statusCode, "RejectConnection.statusCode", 100, 999);
+    this.headers = checkHeaders(headers, "RejectConnection.headers");
+    this.hasBody = checkBool(hasBody, "RejectConnection.hasBody");
+  }
+}
+
+/** A piece of the refusal's body. */
+export class RejectData extends Event {
+  constructor(opts) {
+    super();
+    const { data, bodyFinished = true } = options(opts, "RejectData");
+    this.data = asBytes(data, "RejectData.data");
+    this.bodyFinished = checkBool(bodyFinished, "RejectData.bodyFinished");
+  }
+}
+
+/** A close frame; code 1006 when the transport ended without one. */
+export class CloseConnection extends Event {
+  constructor(opts) {
+    super();
+    const { code, reason = "" } = options(opts, "CloseConnection");
+    this.code = checkInt(code, "CloseConnection.code", 0, 65535);
+    this.reason = checkString(reason ?? "", "CloseConnection.reason");
+  }
+  /** The close to send back: the same code and reason. */
+  response() {
+    return new CloseConnection({ code: this.code, reason: this.reason });
+  }
+}
+
+/**
+ * A piece of a message. `new Message({data})` gives a TextMessage for a
+ * string and a BytesMessage for bytes; both are `instanceof Message`.
+ */
+export class Message extends Event {
+  constructor(opts) {
+    super();
+    if (opts === RAW) return;
+    const { data, frameFinished = true, messageFinished = true } = options(opts, "Message");
+    if (new.target === Message) {
+      const Kind = typeof data === "string" ? TextMessage : BytesMessage;
+      return new Kind({ data, frameFinished, messageFinished });
+    }
+    this.data = data;
+    this.frameFinished = checkBool(frameFinished, "frameFinished");
+    this.messageFinished = checkBool(messageFinished, "messageFinished");
+  }
+}
+
+/** A piece of a text message (`data` is a string). */
+export class TextMessage extends Message {
+  constructor(opts) {
+    super(opts);
+    if (opts !== RAW) checkString(this.data, "TextMessage.data");
+  }
+}
+
+/** A piece of a binary message (`data` is a Uint8Array). */
+export class BytesMessage extends Message {
+  constructor(opts) {
+    super(opts);
+    if (opts !== RAW) this.data = asBytes(this.data, "BytesMessage.data");
+  }
+}
+
+/** A ping; reply with `response()`. */
+export class Ping extends Event {
+  constructor(opts) {
+    super();
+    const { payload = EMPTY } = options(opts, "Ping");
+    this.payload = asBytes(payload, "Ping.payload");
+  }
+  /** The pong that answers this ping. */
+  response() {
+    return new Pong({ payload: this.payload });
+  }
+}
+
+/** A pong. */
+export class Pong extends Event {
+  constructor(opts) {
+    super();
+    const { payload = EMPTY } = options(opts, "Pong");
+    this.payload = asBytes(payload, "Pong.payload");
+  }
+}
+
+// ---- extensions -------------------------------------------------------------------------
+
+function windowBits(value, what) {
+  if (value === null || value === undefined) return 15;
+  if (!Number.isInteger(value) || value < 9 || value > 15) {
+    throw new RangeError(`${what}: window size must be between 9 and 15 inclusive`);
+  }
+  return value;
+}
+
+/**
+ * The permessage-deflate extension (RFC 7692), with wsproto's defaults.
+ * This build cannot compress yet: offering or accepting it throws a
+ * LocalProtocolError.
+ */
+export class PerMessageDeflate {
+  constructor(opts) {
+    const {
+      clientNoContextTakeover = false,
+      clientMaxWindowBits = null,
+      serverNoContextTakeover = false,
+      serverMaxWindowBits = null,
+    } = options(opts, "PerMessageDeflate");
+    this.clientNoContextTakeover = checkBool(clientNoContextTakeover, "PerMessageDeflate.clientNoContextTakeover");
+    this.clientMaxWindowBits = windowBits(clientMaxWindowBits, "PerMessageDeflate.clientMaxWindowBits");
+    this.serverNoContextTakeover = checkBool(serverNoContextTakeover, "PerMessageDeflate.serverNoContextTakeover");
+    this.serverMaxWindowBits = windowBits(serverMaxWindowBits, "PerMessageDeflate.serverMaxWindowBits");
+  }
+  get name() {
+    return "permessage-deflate";
+  }
+}
+
+const NO_DEFLATE = "permessage-deflate is not available in this build yet";
+
+// Extensions given to Request/AcceptConnection: strings are raw offers or
+// responses, passed through; extension objects need the core's support.
+function extensionStrings(list, what) {
+  for (const item of list) {
+    if (item instanceof PerMessageDeflate) throw new LocalProtocolError(NO_DEFLATE);
+    if (typeof item !== "string") throw typeError(`${what} must hold strings or PerMessageDeflate objects, not ${describe(item)}`);
+  }
+  return list;
+}
+
+// ---- blobs (handshake events; see src/wasm/mod.rs) ------------------------------------
+
+class BlobWriter {
+  constructor() {
+    this.parts = [];
+    this.length = 0;
+  }
+  u32(value) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, value, true);
+    this.parts.push(b);
+    this.length += 4;
+  }
+  bytes(value) {
+    const b = typeof value === "string" ? encoder.encode(value) : asBytes(value, "a header");
+    this.u32(b.length);
+    this.parts.push(b);
+    this.length += b.length;
+  }
+  strings(list) {
+    this.u32(list.length);
+    for (const s of list) this.bytes(s);
+  }
+  headers(list) {
+    this.u32(list.length);
+    for (const [name, value] of list) {
+      this.bytes(name);
+      this.bytes(value);
+    }
+  }
+  finish() {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+class BlobReader {
+  constructor(ptr, len) {
+    this.at = ptr;
+    this.end = ptr + len;
+  }
+  u32() {
+    const a = this.at;
+    this.at += 4;
+    return (U8[a] | (U8[a + 1] << 8) | (U8[a + 2] << 16) | (U8[a + 3] << 24)) >>> 0;
+  }
+  bytes() {
+    const len = this.u32();
+    const out = U8.slice(this.at, this.at + len);
+    this.at += len;
+    return out;
+  }
+  string() {
+    const len = this.u32();
+    const out = decoder.decode(U8.subarray(this.at, this.at + len));
+    this.at += len;
+    return out;
+  }
+  strings() {
+    const n = this.u32();
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(this.string());
+    return out;
+  }
+  headers() {
+    const n = this.u32();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const name = this.bytes();
+      out.push([name, this.bytes()]);
+    }
+    return out;
+  }
+}
+
+// Measured in Node 20: one TextDecoder call beats building short strings in
+// JS (String.fromCharCode loops or apply are 2x slower even for ASCII).
+function decodeText(ptr, len) {
+  return decoder.decode(U8.subarray(ptr, ptr + len));
+}
+
+// Builds the JS event for record `i` of the table at word index `base`.
+function decodeRecord(base, i) {
+  const r = base + i * REC_WORDS;
+  const kind = U32[r];
+  const flags = U32[r + 1];
+  const code = U32[r + 2];
+  const ptr = U32[r + 3];
+  const len = U32[r + 4];
+  switch (kind) {
+    case KIND_TEXT:
+      return rawMessage(TextMessage, decodeText(ptr, len), flags);
+    case KIND_BYTES:
+      return rawMessage(BytesMessage, U8.slice(ptr, ptr + len), flags);
+    case KIND_PING:
+      return new Ping({ payload: U8.slice(ptr, ptr + len) });
+    case KIND_PONG:
+      return new Pong({ payload: U8.slice(ptr, ptr + len) });
+    case KIND_CLOSE:
+      return new CloseConnection({ code, reason: decoder.decode(U8.subarray(ptr, ptr + len)) });
+    case KIND_REJECT_DATA:
+      return new RejectData({ data: U8.slice(ptr, ptr + len), bodyFinished: (flags & FLAG_BODY) !== 0 });
+    case KIND_REQUEST: {
+      const b = new BlobReader(ptr, len);
+      return new Request({
+        host: b.string(),
+        target: b.string(),
+        subprotocols: b.strings(),
+        extensions: b.strings(),
+        extraHeaders: b.headers(),
+      });
+    }
+    case KIND_ACCEPT: {
+      const b = new BlobReader(ptr, len);
+      const [subprotocol = null] = b.strings();
+      return new AcceptConnection({ subprotocol, extensions: b.strings(), extraHeaders: b.headers() });
+    }
+    case KIND_REJECT: {
+      const b = new BlobReader(ptr, len);
+      return new RejectConnection({ statusCode: code, headers: b.headers(), hasBody: (flags & FLAG_BODY) !== 0 });
+    }
+    default:
+      throw new Error(`wsproto: unknown event kind ${kind} from wasm`);
+  }
+}
+
+// ---- connections ------------------------------------------------------------------------
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+function u64Option(value, what) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw typeError(`${what} must be a non-negative integer, not ${value}`);
+    value = BigInt(value);
+  }
+  if (typeof value !== "bigint") throw typeError(`${what} must be a number or a bigint, not ${describe(value)}`);
+  if (value < 0n || value > MAX_U64) throw new RangeError(`${what} must be between 0 and 2**64-1`);
+  return value;
+}
+
+function u32Option(value, what) {
+  if (value === undefined || value === null) return undefined;
+  return checkInt(value, what, 0, 0xffffffff);
+}
+
+function checkType(connectionType) {
+  if (connectionType !== ConnectionType.CLIENT && connectionType !== ConnectionType.SERVER) {
+    throw typeError(`connectionType must be ConnectionType.CLIENT or ConnectionType.SERVER, not ${describe(connectionType)}`);
+  }
+  return connectionType;
+}
+
+// What WSConnection and Connection share: the handle, the event queue and
+// the boundary calls. Not exported: the two are not subclasses of each other.
+class Engine {
+  constructor(connectionType, opts, frameOnly, trailingData) {
+    if (wasm === null) {
+      throw new Error("wsproto: the WebAssembly module is not loaded yet; call `await init()` first");
+    }
+    this._type = checkType(connectionType);
+    const o = options(opts, "options");
+    const handle = new WasmConn(
+      connectionType,
+      frameOnly,
+      u64Option(o.maxMessageSize, "maxMessageSize"),
+      u64Option(o.maxFrameSize, "maxFrameSize"),
+      u32Option(o.maxHandshakeSize, "maxHandshakeSize"),
+      u32Option(o.maxHeaders, "maxHeaders"),
+      // Test-only: deterministic mask keys and Sec-WebSocket-Key.
+      u64Option(o.randomSeed, "randomSeed"),
+      trailingData,
+    );
+    // The glue registers `handle` with a FinalizationRegistry: if the user
+    // never calls free(), the wasm memory goes when this object is collected.
+    this._h = handle;
+    this._ctl = handle.ctl() >>> 2;
+    this._queue = [];
+    this._head = 0;
+    this._state = ConnectionState.CONNECTING;
+    this._collect(STATUS_OK);
+  }
+
+  /** The connection's state, a ConnectionState value. */
+  get state() {
+    return this._state;
+  }
+
+  /** Whether this is the client end. */
+  get client() {
+    return this._type === ConnectionType.CLIENT;
+  }
+
+  _handle() {
+    if (this._h === null) throw new LocalProtocolError("this connection has been freed");
+    return this._h;
+  }
+
+  /**
+   * Feeds bytes read from the network (a Uint8Array; a Node Buffer is one),
+   * or null when the peer closed the transport. Events become available
+   * from events(). Throws RemoteProtocolError when the peer breaks the
+   * opening handshake; frame-level errors arrive as a CloseConnection event.
+   */
+  receiveData(data) {
+    const h = this._handle();
+    let status;
+    // Only an explicit null is the end of the stream: a forgotten argument
+    // (undefined) is a TypeError rather than a silent close.
+    if (data === null) {
+      status = h.receive_eof();
+    } else {
+      const bytes = asBytes(data, "receiveData(data)");
+      const len = bytes.length;
+      refreshViews();
+      if (len > U32[this._ctl + CTL_INPUT_CAP]) {
+        if (h.reserve_input(len) !== STATUS_OK) throw outOfMemory(len);
+        refreshViews();
+      }
+      U8.set(bytes, U32[this._ctl + CTL_INPUT_PTR]);
+      status = h.receive(len);
+    }
+    this._collect(status);
+  }
+
+  /** Yields the events received so far, removing them from the queue. */
+  *events() {
+    while (this._head < this._queue.length) {
+      const event = this._queue[this._head];
+      this._queue[this._head++] = undefined;
+      yield event;
+    }
+    this._queue = [];
+    this._head = 0;
+  }
+
+  /** Turns an event into the bytes to write to the network (a new Uint8Array). */
+  send(event) {
+    const h = this._handle();
+    const ctl = this._ctl;
+    let status;
+    if (event instanceof TextMessage) {
+      const len = this._writeString(checkString(event.data, "TextMessage.data"));
+      status = h.send_data(KIND_TEXT, len, checkBool(event.messageFinished, "TextMessage.messageFinished"));
+    } else if (event instanceof BytesMessage) {
+      const len = this._writeBytes(asBytes(event.data, "BytesMessage.data"));
+      status = h.send_data(KIND_BYTES, len, checkBool(event.messageFinished, "BytesMessage.messageFinished"));
+    } else if (event instanceof Ping || event instanceof Pong) {
+      const len = this._writeBytes(asBytes(event.payload, `${event.constructor.name}.payload`));
+      status = h.send_data(event instanceof Ping ? KIND_PING : KIND_PONG, len, true);
+    } else if (event instanceof CloseConnection) {
+      const code = event.code;
+      if (typeof code !== "number" || !Number.isInteger(code)) {
+        throw typeError(`CloseConnection.code must be an integer, not ${describe(code)}`);
+      }
+      if (code < 0 || code > 65535) throw new LocalProtocolError(`close code ${code} is outside 1000-4999`);
+      const len = this._writeString(checkString(event.reason ?? "", "CloseConnection.reason"));
+      status = h.send_close(code, len);
+    } else if (event instanceof RejectData) {
+      const len = this._writeBytes(asBytes(event.data, "RejectData.data"));
+      status = h.send_data(KIND_REJECT_DATA, len, checkBool(event.bodyFinished, "RejectData.bodyFinished"));
+    } else if (event instanceof Request) {
+      const w = new BlobWriter();
+      w.bytes(checkString(event.host, "Request.host"));
+      w.bytes(checkString(event.target, "Request.target"));
+      w.strings(checkStrings(event.subprotocols, "Request.subprotocols"));
+      w.strings(extensionStrings(checkArray(event.extensions, "Request.extensions"), "Request.extensions"));
+      w.headers(checkHeaders(event.extraHeaders, "Request.extraHeaders"));
+      status = h.send_handshake(KIND_REQUEST, this._writeBytes(w.finish()), 0, false);
+    } else if (event instanceof AcceptConnection) {
+      const w = new BlobWriter();
+      const sub = event.subprotocol;
+      w.strings(sub === null || sub === undefined ? [] : [checkString(sub, "AcceptConnection.subprotocol")]);
+      w.strings(extensionStrings(checkArray(event.extensions, "AcceptConnection.extensions"), "AcceptConnection.extensions"));
+      w.headers(checkHeaders(event.extraHeaders, "AcceptConnection.extraHeaders"));
+      status = h.send_handshake(KIND_ACCEPT, this._writeBytes(w.finish()), 0, false);
+    } else if (event instanceof RejectConnection) {
+      const w = new BlobWriter();
+      w.headers(checkHeaders(event.headers, "RejectConnection.headers"));
+      const code = checkInt(event.statusCode, "RejectConnection.statusCode", 100, 999);
+      status = h.send_handshake(KIND_REJECT, this._writeBytes(w.finish()), code, checkBool(event.hasBody, "RejectConnection.hasBody"));
+    } else {
+      throw typeError(`send() takes a wsproto event, not ${describe(event)}`);
+    }
+    refreshViews();
+    this._state = U32[ctl + CTL_STATE];
+    if (status !== STATUS_OK) throw new LocalProtocolError(this._errorMessage());
+    const out = U32[ctl + CTL_OUT_PTR];
+    return U8.slice(out, out + U32[ctl + CTL_OUT_LEN]);
+  }
+
+  /** Frees the wasm memory now; the connection cannot be used afterwards. */
+  free() {
+    if (this._h !== null) {
+      this._h.free();
+      this._h = null;
+    }
+  }
+
+  _writeBytes(bytes) {
+    const len = bytes.length;
+    refreshViews();
+    if (len > U32[this._ctl + CTL_SCRATCH_CAP]) {
+      if (this._h.reserve_scratch(len) !== STATUS_OK) throw outOfMemory(len);
+      refreshViews();
+    }
+    U8.set(bytes, U32[this._ctl + CTL_SCRATCH_PTR]);
+    return len;
+  }
+
+  _writeString(text) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const max = text.length * 3;
+    refreshViews();
+    if (max > U32[this._ctl + CTL_SCRATCH_CAP]) {
+      if (this._h.reserve_scratch(max) !== STATUS_OK) throw outOfMemory(max);
+      refreshViews();
+    }
+    const ptr = U32[this._ctl + CTL_SCRATCH_PTR];
+    return encoder.encodeInto(text, U8.subarray(ptr, ptr + max)).written;
+  }
+
+  _errorMessage() {
+    const ptr = U32[this._ctl + CTL_ERR_PTR];
+    return decoder.decode(U8.subarray(ptr, ptr + U32[this._ctl + CTL_ERR_LEN]));
+  }
+
+  // Decodes what the last call published; throws its error after queueing
+  // the events that came before it.
+  _collect(status) {
+    refreshViews();
+    const ctl = this._ctl;
+    const count = U32[ctl + CTL_COUNT];
+    const base = U32[ctl + CTL_RECORDS] >>> 2;
+    for (let i = 0; i < count; i++) this._queue.push(decodeRecord(base, i));
+    this._state = U32[ctl + CTL_STATE];
+    if (status === STATUS_LOCAL) throw new LocalProtocolError(this._errorMessage());
+    if (status === STATUS_REMOTE) {
+      const hint = U32[ctl + CTL_HINT] ? decodeRecord(base, count) : null;
+      throw new RemoteProtocolError(this._errorMessage(), hint);
+    }
+  }
+}
+
+if (typeof Symbol.dispose === "symbol") {
+  Engine.prototype[Symbol.dispose] = Engine.prototype.free;
+}
+
+function outOfMemory(len) {
+  return new RangeError(`wsproto: cannot allocate ${len} bytes of WebAssembly memory`);
+}
+
+function checkStrings(list, what) {
+  checkArray(list, what);
+  for (const s of list) checkString(s, `${what}[]`);
+  return list;
+}
+
+/**
+ * A WebSocket connection, client or server, starting with the HTTP/1.1
+ * opening handshake.
+ *
+ *     const ws = new WSConnection(ConnectionType.CLIENT, { maxMessageSize: 1 << 20 });
+ *
+ * Options (all optional): maxMessageSize, maxFrameSize (bytes, default
+ * 64 MiB), maxHandshakeSize (bytes, default 16 KiB), maxHeaders (default
+ * 100). `randomSeed` (a bigint) makes mask keys predictable: for tests only.
+ */
+export class WSConnection extends Engine {
+  constructor(connectionType, opts) {
+    super(connectionType, opts, false, EMPTY);
+  }
+
+  /**
+   * Starts a server connection from a request that was already read by an
+   * HTTP server (an Upgrade): the headers as [name, value] pairs and the
+   * request target. A Request event follows.
+   */
+  initiateUpgradeConnection(headers, path) {
+    const h = this._handle();
+    const w = new BlobWriter();
+    w.bytes(checkString(path, "path"));
+    w.headers(checkHeaders(headers, "headers"));
+    this._collect(h.upgrade(this._writeBytes(w.finish())));
+  }
+}
+
+/**
+ * A frame-level connection that starts OPEN, for a handshake done
+ * elsewhere (RFC 8441, or an HTTP server's upgrade): options as for
+ * WSConnection plus `extensions` (none supported yet) and `trailingData`
+ * (bytes received after the handshake, parsed at once).
+ */
+export class Connection extends Engine {
+  constructor(connectionType, opts) {
+    const o = options(opts, "options");
+    const extensions = checkArray(o.extensions ?? [], "extensions");
+    for (const ext of extensions) {
+      if (ext instanceof PerMessageDeflate) throw new LocalProtocolError(NO_DEFLATE);
+      throw typeError(`extensions must hold extension objects, not ${describe(ext)}`);
+    }
+    const trailing = o.trailingData == null ? EMPTY : asBytes(o.trailingData, "trailingData");
+    super(connectionType, o, true, trailing);
+  }
+}
