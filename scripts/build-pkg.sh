@@ -26,13 +26,16 @@ wasm-opt -Os --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutab
     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
     "$out/wsproto_wasm_bg.wasm" -o "$out/wsproto_wasm_bg.opt.wasm"
 
-rm -rf pkg
-mkdir -p pkg/glue
-cp "$out/wsproto_wasm.js" pkg/glue/wsproto_wasm.js
-cp "$out/wsproto_wasm_bg.opt.wasm" pkg/glue/wsproto_wasm_bg.wasm
+# Assembled aside and swapped in at the end, so tests running meanwhile
+# never see a half-built package.
+new=pkg.new
+rm -rf "$new"
+mkdir -p "$new/glue"
+cp "$out/wsproto_wasm.js" "$new"/glue/wsproto_wasm.js
+cp "$out/wsproto_wasm_bg.opt.wasm" "$new"/glue/wsproto_wasm_bg.wasm
 cp pkg-template/api.js pkg-template/node.js pkg-template/deno.js pkg-template/web.js \
-    pkg-template/index.d.ts pkg-template/README.md pkg/
-cp pkg-template/index.d.ts pkg/index.d.cts
+    pkg-template/index.d.ts pkg-template/README.md "$new"/
+cp pkg-template/index.d.ts "$new"/index.d.cts
 
 # The package version follows the crate's.
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
@@ -40,12 +43,17 @@ node -e '
 const fs = require("fs");
 const p = JSON.parse(fs.readFileSync("pkg-template/package.json", "utf8"));
 p.version = process.argv[1];
-fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");
-' "$version"
+fs.writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2) + "\n");
+' "$version" "$new"
 
-esbuild pkg/node.js --bundle --format=cjs --platform=node --target=node18 --log-level=warning \
-    --outfile=pkg/wsproto.cjs \
+esbuild "$new"/node.js --bundle --format=cjs --platform=node --target=node18 --log-level=warning \
+    --outfile="$new"/wsproto.cjs \
     --define:import.meta.url=__wsproto_module_url \
     --banner:js='"use strict"; const __wsproto_module_url = require("node:url").pathToFileURL(__filename).href;'
+
+rm -rf pkg.old
+[ -d pkg ] && mv pkg pkg.old
+mv "$new" pkg
+rm -rf pkg.old
 
 echo "built pkg/ (wsproto $version): $(wc -c < pkg/glue/wsproto_wasm_bg.wasm) bytes of wasm"
