@@ -75,7 +75,8 @@ pub(crate) fn parse_response(
         Ok(httparse::Status::Partial) => return Err(remote_error("Bad HTTP message", 400)),
         Err(e) => return Err(parse_error(e)),
     }
-    let Some(status_code) = resp.code else {
+    // RFC 9110 section 15: a status code is 100-599; httparse takes any three digits.
+    let Some(status_code) = resp.code.filter(|code| (100..=599).contains(code)) else {
         return Err(remote_error("Bad HTTP message", 400));
     };
     if status_code == 101 {
