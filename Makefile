@@ -9,7 +9,7 @@ export DENO_NO_PROMPT := 1
 # wasm tests so that both share one build cache.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := -C target-feature=+simd128
 
-.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack bench clean
+.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo bench clean
 
 all: pkg
 
@@ -20,16 +20,17 @@ setup:
 pkg: setup
 	@scripts/build-pkg.sh
 
-# An echo server and a client over loopback, both wsproto.
+# The Node chat server with the browser demo beside it, on 127.0.0.1:$PORT
+# (default 8080); it prints the URLs to open. See demo/README.md.
 demo: pkg
-	node demo/node/echo.mjs
+	node demo/node/chat.mjs $(or $(PORT),8080)
 
 # Every test; each step says what it runs.
 test:
 	@scripts/setup.sh --browser
 	$(MAKE) --no-print-directory test-rust
 	$(MAKE) --no-print-directory pkg
-	$(MAKE) --no-print-directory test-wasm test-node test-deno test-browser test-types test-pack
+	$(MAKE) --no-print-directory test-wasm test-node test-deno test-browser test-types test-pack test-demo
 	@echo "make test: all test suites passed"
 
 test-rust:
@@ -56,6 +57,11 @@ test-types:
 
 test-pack:
 	node --test --test-timeout=300000 js-tests/pack
+
+# The demos: the Node and Deno servers on random ports, driven by a client;
+# the browser demo and the chat page in Chromium (screenshots: js-tests/.out/).
+test-demo:
+	node --test --test-timeout=600000 js-tests/demo
 
 bench:
 	@echo "make bench: not yet (a later issue adds the benchmarks)"

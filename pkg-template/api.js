@@ -271,7 +271,12 @@ export class Request extends Event {
   }
 }
 
-/** The server's acceptance of the handshake (101 Switching Protocols). */
+/**
+ * The server's acceptance of the handshake (101 Switching Protocols). To
+ * send, `extensions` lists the extensions the server supports; received, it
+ * holds the accepted header elements, and `handlers` the extensions
+ * negotiated (PerMessageDeflate objects with the agreed parameters).
+ */
 export class AcceptConnection extends Event {
   constructor(opts) {
     super();
@@ -280,6 +285,7 @@ export class AcceptConnection extends Event {
     this.subprotocol = subprotocol;
     this.extensions = checkArray(extensions, "AcceptConnection.extensions");
     this.extraHeaders = checkHeaders(extraHeaders, "AcceptConnection.extraHeaders");
+    this.handlers = [];
   }
 }
 
@@ -377,18 +383,34 @@ export class Pong extends Event {
 
 // ---- extensions -------------------------------------------------------------------------
 
+// null (or undefined): not set. RFC 7692 allows 8 to 15; the core accepts
+// 8 and, in a direction limited to 8, sends uncompressed (zlib cannot
+// compress with a 256-byte window).
 function windowBits(value, what) {
-  if (value === null || value === undefined) return 15;
-  if (!Number.isInteger(value) || value < 9 || value > 15) {
-    throw new RangeError(`${what}: window size must be between 9 and 15 inclusive`);
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw typeError(`${what} must be an integer or null, not ${describe(value)}`);
   }
+  if (value < 8 || value > 15) throw new RangeError(`${what} must be between 8 and 15, not ${value}`);
   return value;
 }
 
 /**
- * The permessage-deflate extension (RFC 7692), with wsproto's defaults.
- * This build cannot compress yet: offering or accepting it throws a
- * LocalProtocolError.
+ * The permessage-deflate extension (RFC 7692), with wsproto's defaults:
+ * context takeover both ways, window bits not set (15 unless negotiated
+ * lower). A client offers it in `Request.extensions`; a server supports
+ * it in `AcceptConnection.extensions`.
+ *
+ * Client: `clientNoContextTakeover` offers to reset its compressor after
+ * each message; `clientMaxWindowBits` (8-15) is the largest window it
+ * offers to use (null: offered without a value, so the server may choose);
+ * `serverNoContextTakeover` and `serverMaxWindowBits` are asked of the
+ * server (null: not asked). Server: the `client*` values are required of
+ * the client (a window only when the client allows it), the `server*`
+ * values are what it uses itself (null: whatever the client asked for).
+ * `compressionThreshold` (bytes, default 0): whole messages shorter than
+ * this are sent uncompressed. `compressionLevel` (0-9, default 6): zlib's
+ * level.
  */
 export class PerMessageDeflate {
   constructor(opts) {
@@ -397,28 +419,37 @@ export class PerMessageDeflate {
       clientMaxWindowBits = null,
       serverNoContextTakeover = false,
       serverMaxWindowBits = null,
+      compressionThreshold = 0,
+      compressionLevel = 6,
     } = options(opts, "PerMessageDeflate");
     this.clientNoContextTakeover = checkBool(clientNoContextTakeover, "PerMessageDeflate.clientNoContextTakeover");
     this.clientMaxWindowBits = windowBits(clientMaxWindowBits, "PerMessageDeflate.clientMaxWindowBits");
     this.serverNoContextTakeover = checkBool(serverNoContextTakeover, "PerMessageDeflate.serverNoContextTakeover");
     this.serverMaxWindowBits = windowBits(serverMaxWindowBits, "PerMessageDeflate.serverMaxWindowBits");
+    this.compressionThreshold = checkInt(compressionThreshold, "PerMessageDeflate.compressionThreshold", 0, 0xffffffff);
+    this.compressionLevel = checkInt(compressionLevel, "PerMessageDeflate.compressionLevel", 0, 9);
   }
   get name() {
     return "permessage-deflate";
   }
 }
 
-const NO_DEFLATE = "permessage-deflate is not available in this build yet";
-
-// Extensions given to Request/AcceptConnection: strings are raw offers or
-// responses, passed through; extension objects need the core's support.
-function extensionStrings(list, what) {
+// Extensions given to Request/AcceptConnection: strings are raw offers,
+// passed through; extension objects are negotiated by the core.
+function splitExtensions(list, what) {
+  checkArray(list, what);
+  const strings = [];
+  const handlers = [];
   for (const item of list) {
-    if (item instanceof PerMessageDeflate) throw new LocalProtocolError(NO_DEFLATE);
-    if (typeof item !== "string") throw typeError(`${what} must hold strings or PerMessageDeflate objects, not ${describe(item)}`);
+    if (item instanceof PerMessageDeflate) handlers.push(item);
+    else if (typeof item === "string") strings.push(item);
+    else throw typeError(`${what} must hold strings or PerMessageDeflate objects, not ${describe(item)}`);
   }
-  return list;
+  return [strings, handlers];
 }
+
+const DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER = 1;
+const DEFLATE_SERVER_NO_CONTEXT_TAKEOVER = 2;
 
 // ---- blobs (handshake events; see src/wasm/mod.rs) ------------------------------------
 
@@ -448,6 +479,21 @@ class BlobWriter {
     for (const [name, value] of list) {
       this.bytes(name);
       this.bytes(value);
+    }
+  }
+  // Fields are checked again: they may have been changed since construction.
+  handlers(list, what) {
+    this.u32(list.length);
+    for (const h of list) {
+      this.bytes(h.name);
+      this.u32(
+        (checkBool(h.clientNoContextTakeover, `${what}: clientNoContextTakeover`) ? DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER : 0) |
+          (checkBool(h.serverNoContextTakeover, `${what}: serverNoContextTakeover`) ? DEFLATE_SERVER_NO_CONTEXT_TAKEOVER : 0),
+      );
+      this.u32(windowBits(h.clientMaxWindowBits, `${what}: clientMaxWindowBits`) ?? 0);
+      this.u32(windowBits(h.serverMaxWindowBits, `${what}: serverMaxWindowBits`) ?? 0);
+      this.u32(checkInt(h.compressionThreshold, `${what}: compressionThreshold`, 0, 0xffffffff));
+      this.u32(checkInt(h.compressionLevel, `${what}: compressionLevel`, 0, 9));
     }
   }
   finish() {
@@ -498,6 +544,26 @@ class BlobReader {
     }
     return out;
   }
+  // Negotiated handlers: every value is set.
+  handlers() {
+    const n = this.u32();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      this.string(); // the name: permessage-deflate is the only one
+      const flags = this.u32();
+      out.push(
+        new PerMessageDeflate({
+          clientNoContextTakeover: (flags & DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER) !== 0,
+          serverNoContextTakeover: (flags & DEFLATE_SERVER_NO_CONTEXT_TAKEOVER) !== 0,
+          clientMaxWindowBits: this.u32() || null,
+          serverMaxWindowBits: this.u32() || null,
+          compressionThreshold: this.u32(),
+          compressionLevel: this.u32(),
+        }),
+      );
+    }
+    return out;
+  }
 }
 
 // Measured in Node 20: one TextDecoder call beats building short strings in
@@ -529,18 +595,22 @@ function decodeRecord(base, i) {
       return new RejectData({ data: U8.slice(ptr, ptr + len), bodyFinished: (flags & FLAG_BODY) !== 0 });
     case KIND_REQUEST: {
       const b = new BlobReader(ptr, len);
-      return new Request({
-        host: b.string(),
-        target: b.string(),
-        subprotocols: b.strings(),
-        extensions: b.strings(),
-        extraHeaders: b.headers(),
-      });
+      const host = b.string();
+      const target = b.string();
+      const subprotocols = b.strings();
+      // Offers arrive as strings (as written); the handler list is empty.
+      const extensions = b.strings();
+      b.handlers();
+      return new Request({ host, target, subprotocols, extensions, extraHeaders: b.headers() });
     }
     case KIND_ACCEPT: {
       const b = new BlobReader(ptr, len);
       const [subprotocol = null] = b.strings();
-      return new AcceptConnection({ subprotocol, extensions: b.strings(), extraHeaders: b.headers() });
+      const extensions = b.strings();
+      const handlers = b.handlers();
+      const e = new AcceptConnection({ subprotocol, extensions, extraHeaders: b.headers() });
+      e.handlers = handlers;
+      return e;
     }
     case KIND_REJECT: {
       const b = new BlobReader(ptr, len);
@@ -581,7 +651,7 @@ function checkType(connectionType) {
 // What WSConnection and Connection share: the handle, the event queue and
 // the boundary calls. Not exported: the two are not subclasses of each other.
 class Engine {
-  constructor(connectionType, opts, frameOnly, trailingData) {
+  constructor(connectionType, opts, frameOnly, trailingData, extensions) {
     if (wasm === null) {
       throw new Error("wsproto: the WebAssembly module is not loaded yet; call `await init()` first");
     }
@@ -597,6 +667,7 @@ class Engine {
       // Test-only: deterministic mask keys and Sec-WebSocket-Key.
       u64Option(o.randomSeed, "randomSeed"),
       trailingData,
+      extensions,
     );
     // The glue registers `handle` with a FinalizationRegistry: if the user
     // never calls free(), the wasm memory goes when this object is collected.
@@ -605,7 +676,15 @@ class Engine {
     this._queue = [];
     this._head = 0;
     this._state = ConnectionState.CONNECTING;
-    this._collect(STATUS_OK);
+    refreshViews();
+    const status = U32[this._ctl + CTL_STATUS];
+    if (status !== STATUS_OK) {
+      const message = this._errorMessage();
+      handle.free();
+      this._h = null;
+      throw new LocalProtocolError(message);
+    }
+    this._collect(status);
   }
 
   /** The connection's state, a ConnectionState value. */
@@ -691,14 +770,18 @@ class Engine {
       w.bytes(checkString(event.host, "Request.host"));
       w.bytes(checkString(event.target, "Request.target"));
       w.strings(checkStrings(event.subprotocols, "Request.subprotocols"));
-      w.strings(extensionStrings(checkArray(event.extensions, "Request.extensions"), "Request.extensions"));
+      const [offers, handlers] = splitExtensions(event.extensions, "Request.extensions");
+      w.strings(offers);
+      w.handlers(handlers, "Request.extensions");
       w.headers(checkHeaders(event.extraHeaders, "Request.extraHeaders"));
       status = h.send_handshake(KIND_REQUEST, this._writeBytes(w.finish()), 0, false);
     } else if (event instanceof AcceptConnection) {
       const w = new BlobWriter();
       const sub = event.subprotocol;
       w.strings(sub === null || sub === undefined ? [] : [checkString(sub, "AcceptConnection.subprotocol")]);
-      w.strings(extensionStrings(checkArray(event.extensions, "AcceptConnection.extensions"), "AcceptConnection.extensions"));
+      const [elements, handlers] = splitExtensions(event.extensions, "AcceptConnection.extensions");
+      w.strings(elements);
+      w.handlers(handlers, "AcceptConnection.extensions");
       w.headers(checkHeaders(event.extraHeaders, "AcceptConnection.extraHeaders"));
       status = h.send_handshake(KIND_ACCEPT, this._writeBytes(w.finish()), 0, false);
     } else if (event instanceof RejectConnection) {
@@ -795,7 +878,7 @@ function checkStrings(list, what) {
  */
 export class WSConnection extends Engine {
   constructor(connectionType, opts) {
-    super(connectionType, opts, false, EMPTY);
+    super(connectionType, opts, false, EMPTY, EMPTY);
   }
 
   /**
@@ -815,18 +898,23 @@ export class WSConnection extends Engine {
 /**
  * A frame-level connection that starts OPEN, for a handshake done
  * elsewhere (RFC 8441, or an HTTP server's upgrade): options as for
- * WSConnection plus `extensions` (none supported yet) and `trailingData`
- * (bytes received after the handshake, parsed at once).
+ * WSConnection plus `extensions` (the negotiated extensions: PerMessageDeflate
+ * objects holding the agreed parameters, window bits null meaning 15, as
+ * in a received AcceptConnection's `handlers`) and `trailingData` (bytes
+ * received after the handshake, parsed at once).
  */
 export class Connection extends Engine {
   constructor(connectionType, opts) {
     const o = options(opts, "options");
     const extensions = checkArray(o.extensions ?? [], "extensions");
     for (const ext of extensions) {
-      if (ext instanceof PerMessageDeflate) throw new LocalProtocolError(NO_DEFLATE);
-      throw typeError(`extensions must hold extension objects, not ${describe(ext)}`);
+      if (!(ext instanceof PerMessageDeflate)) {
+        throw typeError(`extensions must hold PerMessageDeflate objects, not ${describe(ext)}`);
+      }
     }
+    const w = new BlobWriter();
+    w.handlers(extensions, "extensions");
     const trailing = o.trailingData == null ? EMPTY : asBytes(o.trailingData, "trailingData");
-    super(connectionType, o, true, trailing);
+    super(connectionType, o, true, trailing, w.finish());
   }
 }

@@ -74,14 +74,14 @@ export declare class Request extends Event {
     host: string;
     target: string;
     subprotocols?: string[];
-    /** To send: PerMessageDeflate objects (not in this build yet) or raw offer strings. */
+    /** To send: the extensions to offer (PerMessageDeflate objects), and raw offer strings. */
     extensions?: Array<string | PerMessageDeflate>;
     extraHeaders?: Headers;
   });
   host: string;
   target: string;
   subprotocols: string[];
-  /** Received: each offer as written by the client ("name; param=value"). */
+  /** Received: each offer as written by the client ("name; param=value"), always strings. */
   extensions: Array<string | PerMessageDeflate>;
   /** Received: byte pairs (ReceivedHeaders). */
   extraHeaders: Headers;
@@ -91,12 +91,21 @@ export declare class Request extends Event {
 export declare class AcceptConnection extends Event {
   constructor(options?: {
     subprotocol?: string | null;
+    /**
+     * To send: the extensions the server supports (PerMessageDeflate
+     * objects); each accepts the first acceptable offer of its name.
+     */
     extensions?: Array<string | PerMessageDeflate>;
     extraHeaders?: Headers;
   });
   subprotocol: string | null;
-  /** Received: the accepted extensions as header elements. */
+  /** Received: the accepted extensions as header elements (strings), as the server wrote them. */
   extensions: Array<string | PerMessageDeflate>;
+  /**
+   * Received: the negotiated extensions, in the order of `extensions`, with
+   * the agreed parameters (every window size set). Empty when sent.
+   */
+  handlers: PerMessageDeflate[];
   extraHeaders: Headers;
 }
 
@@ -171,24 +180,47 @@ export declare class Pong extends Event {
   payload: Uint8Array;
 }
 
+/** The options of PerMessageDeflate (all optional). */
+export interface PerMessageDeflateOptions {
+  /** Client: offer to reset its compressor after each message. Server: require it. Default false. */
+  clientNoContextTakeover?: boolean;
+  /**
+   * 8 to 15. Client: the largest window it will compress with (null, the
+   * default: offered without a value, so the server may choose). Server: the
+   * window imposed on a client that allows it (null: the client's choice).
+   */
+  clientMaxWindowBits?: number | null;
+  /** Client: ask the server to reset its compressor after each message. Server: do so. Default false. */
+  serverNoContextTakeover?: boolean;
+  /**
+   * 8 to 15. Client: the largest window asked of the server (null, the
+   * default: not asked). Server: the largest it uses (null: as asked, else 15).
+   * A direction limited to 8 is sent uncompressed (zlib needs 9).
+   */
+  serverMaxWindowBits?: number | null;
+  /** Whole messages shorter than this many bytes are sent uncompressed. Default 0. */
+  compressionThreshold?: number;
+  /** zlib's compression level, 0 (store) to 9 (best). Default 6. */
+  compressionLevel?: number;
+}
+
 /**
- * permessage-deflate (RFC 7692) with wsproto's defaults. Not available in
- * this build yet: offering or accepting it throws LocalProtocolError.
+ * permessage-deflate (RFC 7692) with wsproto's defaults: context takeover
+ * both ways, window bits not set. Offer it in `Request.extensions`, support
+ * it in `AcceptConnection.extensions`, or (negotiated) pass it to
+ * `Connection`. Decompression is bounded by `maxMessageSize` while it runs.
  */
 export declare class PerMessageDeflate {
-  constructor(options?: {
-    clientNoContextTakeover?: boolean;
-    /** 9 to 15; default 15. */
-    clientMaxWindowBits?: number | null;
-    serverNoContextTakeover?: boolean;
-    /** 9 to 15; default 15. */
-    serverMaxWindowBits?: number | null;
-  });
+  constructor(options?: PerMessageDeflateOptions);
   readonly name: "permessage-deflate";
   clientNoContextTakeover: boolean;
-  clientMaxWindowBits: number;
+  /** 8 to 15, or null (not set). */
+  clientMaxWindowBits: number | null;
   serverNoContextTakeover: boolean;
-  serverMaxWindowBits: number;
+  /** 8 to 15, or null (not set). */
+  serverMaxWindowBits: number | null;
+  compressionThreshold: number;
+  compressionLevel: number;
 }
 
 /** Limits; each one fails cleanly (1009 close, or a 431 RemoteProtocolError). */
@@ -238,7 +270,10 @@ export declare class Connection extends ConnectionBase {
   constructor(
     connectionType: ConnectionType,
     options?: ConnectionOptions & {
-      /** Negotiated extensions (none supported in this build yet). */
+      /**
+       * The negotiated extensions, with the agreed parameters (window bits
+       * null: 15), e.g. a received AcceptConnection's `handlers`.
+       */
       extensions?: PerMessageDeflate[];
       /** Bytes that arrived after the handshake; parsed at once. */
       trailingData?: BytesLike;

@@ -9,6 +9,7 @@
 #   - the root devDependencies (typescript, deno, esbuild, binaryen, ws,
 #     playwright-core) by npm
 #   - Python's wsproto (the reference implementation, for tests/differential.rs)
+#   - Python's websockets (a peer for the permessage-deflate interop tests)
 #   - with --browser: Debian's chromium, for js-tests/browser (needs root,
 #     as on CI; `make test` asks for it, `make demo` does not)
 set -euo pipefail
@@ -45,6 +46,13 @@ WSPROTO_PY_VERSION=1.3.2
 if ! python3 -c "import wsproto, sys; sys.exit(0 if wsproto.__version__ == '$WSPROTO_PY_VERSION' else 1)" 2>/dev/null; then
     say "installing Python wsproto $WSPROTO_PY_VERSION (the reference for tests/differential.rs)"
     python3 -m pip install --quiet --disable-pip-version-check "wsproto==$WSPROTO_PY_VERSION"
+fi
+
+# Python websockets (13+, for its asyncio API): a permessage-deflate peer for
+# js-tests/node/deflate.test.mjs.
+if ! python3 -c "import websockets.asyncio.server" 2>/dev/null; then
+    say "installing Python websockets (a peer for js-tests/node/deflate.test.mjs)"
+    python3 -m pip install --quiet --disable-pip-version-check websockets
 fi
 
 # npm ci is exact but always reinstalls: skip it when node_modules already

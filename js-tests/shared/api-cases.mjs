@@ -177,9 +177,17 @@ test("defaults: as in wsproto", (W) => {
   const d = new W.PerMessageDeflate();
   assert.deepEqual(
     [d.clientNoContextTakeover, d.clientMaxWindowBits, d.serverNoContextTakeover, d.serverMaxWindowBits, d.name],
-    [false, 15, false, 15, "permessage-deflate"],
+    [false, null, false, null, "permessage-deflate"],
   );
-  assert.throws(() => new W.PerMessageDeflate({ clientMaxWindowBits: 8 }), RangeError);
+  assert.deepEqual([d.compressionThreshold, d.compressionLevel], [0, 6]);
+  // RFC 7692 allows 8 (the core accepts it; Python wsproto refuses it).
+  assert.equal(new W.PerMessageDeflate({ clientMaxWindowBits: 8 }).clientMaxWindowBits, 8);
+  assert.throws(() => new W.PerMessageDeflate({ clientMaxWindowBits: 7 }), RangeError);
+  assert.throws(() => new W.PerMessageDeflate({ serverMaxWindowBits: 16 }), RangeError);
+  assert.throws(() => new W.PerMessageDeflate({ serverMaxWindowBits: "15" }), TypeError);
+  assert.throws(() => new W.PerMessageDeflate({ compressionLevel: 10 }), RangeError);
+  assert.throws(() => new W.PerMessageDeflate({ compressionThreshold: -1 }), RangeError);
+  assert.throws(() => new W.PerMessageDeflate({ serverNoContextTakeover: 1 }), TypeError);
 });
 
 test("errors: LocalProtocolError for sends the state forbids", (W) => {
@@ -278,16 +286,77 @@ test("errors: RemoteProtocolError with a hint; events before it are kept", (W) =
   assert.throws(() => s2.receiveData(enc.encode("\x16\x03\x01 definitely not http\r\n\r\n")), W.RemoteProtocolError);
 });
 
-test("PerMessageDeflate: exported, refused clearly when offered", (W) => {
+test("PerMessageDeflate: offered, accepted, negotiated; RFC 7692's Hello", (W) => {
   const client = new W.WSConnection(W.ConnectionType.CLIENT);
-  const request = new W.Request({ host: "h", target: "/", extensions: [new W.PerMessageDeflate()] });
-  assert.throws(() => client.send(request), (e) => e instanceof W.LocalProtocolError && /permessage-deflate is not available/.test(e.message));
-  assert.equal(client.state, W.ConnectionState.CONNECTING);
+  const offer = new W.PerMessageDeflate({ serverNoContextTakeover: true });
+  const request = client.send(new W.Request({ host: "h", target: "/", extensions: [offer, "x-other"] }));
+  assert.match(dec.decode(request), /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits, x-other\r\n/);
   const server = new W.WSConnection(W.ConnectionType.SERVER);
-  server.receiveData(client.send(new W.Request({ host: "h", target: "/" })));
-  [...server.events()];
-  assert.throws(() => server.send(new W.AcceptConnection({ extensions: [new W.PerMessageDeflate()] })), W.LocalProtocolError);
-  assert.throws(() => new W.Connection(W.ConnectionType.SERVER, { extensions: [new W.PerMessageDeflate()] }), W.LocalProtocolError);
+  server.receiveData(request);
+  const [received] = server.events();
+  // Received offers stay strings, as written.
+  assert.deepEqual(received.extensions, ["permessage-deflate; server_no_context_takeover; client_max_window_bits", "x-other"]);
+  const response = server.send(new W.AcceptConnection({ extensions: [new W.PerMessageDeflate({ clientMaxWindowBits: 10 })] }));
+  assert.match(dec.decode(response), /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=10\r\n/);
+  client.receiveData(response);
+  const [accept] = client.events();
+  assert.ok(accept instanceof W.AcceptConnection);
+  assert.deepEqual(accept.extensions, ["permessage-deflate; server_no_context_takeover; client_max_window_bits=10"]);
+  assert.equal(accept.handlers.length, 1);
+  const agreed = accept.handlers[0];
+  assert.ok(agreed instanceof W.PerMessageDeflate);
+  assert.deepEqual(
+    [agreed.clientNoContextTakeover, agreed.clientMaxWindowBits, agreed.serverNoContextTakeover, agreed.serverMaxWindowBits],
+    [false, 10, true, 15],
+  );
+  // RFC 7692 section 7.2.3.1: "Hello" compressed, RSV1 set.
+  const hello = server.send(new W.TextMessage({ data: "Hello" }));
+  assert.deepEqual([...hello], [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+  client.receiveData(hello);
+  assert.deepEqual([...client.events()].map((e) => e.data), ["Hello"]);
+  const back = client.send(new W.BytesMessage({ data: new Uint8Array(1000) }));
+  assert.equal(back[0], 0xc2);
+  assert.ok(back.length < 100, `${back.length} bytes for 1000 zeros`);
+  server.receiveData(back);
+  assert.deepEqual([...server.events()].map((e) => e.data.length), [1000]);
+  // A server that supports nothing declines: no header, uncompressed.
+  const c2 = new W.WSConnection(W.ConnectionType.CLIENT);
+  const s2 = new W.WSConnection(W.ConnectionType.SERVER);
+  s2.receiveData(c2.send(new W.Request({ host: "h", target: "/", extensions: [new W.PerMessageDeflate()] })));
+  [...s2.events()];
+  const plain = s2.send(new W.AcceptConnection());
+  assert.doesNotMatch(dec.decode(plain), /Extensions/);
+  c2.receiveData(plain);
+  const [accept2] = c2.events();
+  assert.deepEqual([accept2.extensions, accept2.handlers], [[], []]);
+  assert.deepEqual([...s2.send(new W.TextMessage({ data: "Hello" }))], [0x81, 0x05, ...enc.encode("Hello")]);
+  // Bad items are refused before anything is sent.
+  const c3 = new W.WSConnection(W.ConnectionType.CLIENT);
+  assert.throws(() => c3.send(new W.Request({ host: "h", target: "/", extensions: [{ name: "permessage-deflate" }] })), TypeError);
+  const mutated = new W.PerMessageDeflate();
+  mutated.clientMaxWindowBits = 16;
+  assert.throws(() => c3.send(new W.Request({ host: "h", target: "/", extensions: [mutated] })), RangeError);
+  assert.equal(c3.state, W.ConnectionState.CONNECTING);
+});
+
+test("PerMessageDeflate: a frame-only Connection with negotiated parameters", (W) => {
+  const hello = Uint8Array.of(0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00);
+  const client = new W.Connection(W.ConnectionType.CLIENT, { extensions: [new W.PerMessageDeflate()], trailingData: hello });
+  assert.deepEqual([...client.events()].map((e) => e.data), ["Hello"]);
+  const server = new W.Connection(W.ConnectionType.SERVER, {
+    extensions: [new W.PerMessageDeflate({ serverNoContextTakeover: true, serverMaxWindowBits: 9 })],
+  });
+  assert.deepEqual([...server.send(new W.TextMessage({ data: "Hello" }))], [...hello]);
+  for (let i = 0; i < 2; i++) {
+    const frame = client.send(new W.TextMessage({ data: "Hello Hello Hello" }));
+    assert.equal(frame[0], 0xc1);
+    server.receiveData(frame);
+    assert.deepEqual([...server.events()].map((e) => e.data), ["Hello Hello Hello"]);
+  }
+  assert.throws(() => new W.Connection(W.ConnectionType.SERVER, { extensions: ["permessage-deflate"] }), TypeError);
+  const bad = new W.PerMessageDeflate();
+  bad.compressionLevel = 12;
+  assert.throws(() => new W.Connection(W.ConnectionType.SERVER, { extensions: [bad] }), RangeError);
 });
 
 test("protocol errors in frames arrive as CloseConnection events", (W) => {

@@ -14,6 +14,7 @@ import init, {
   LocalProtocolError,
   Message,
   PerMessageDeflate,
+  type PerMessageDeflateOptions,
   Ping,
   Pong,
   RejectConnection,
@@ -35,12 +36,19 @@ export async function browserStart(): Promise<void> {
 
 export function client(): ConnectionState {
   const ws = new WSConnection(ConnectionType.CLIENT, { maxMessageSize: 1 << 20, maxFrameSize: 1n << 20n, maxHandshakeSize: 8192, maxHeaders: 50 });
-  write(ws.send(new Request({ host: "example.com", target: "/foo", subprotocols: ["chat"], extensions: ["x-ext"], extraHeaders: [["x-a", "b"], [new Uint8Array(1), new Uint8Array(1)]] })));
+  write(ws.send(new Request({ host: "example.com", target: "/foo", subprotocols: ["chat"], extensions: ["x-ext", new PerMessageDeflate({ clientNoContextTakeover: true, clientMaxWindowBits: 12, serverNoContextTakeover: false, serverMaxWindowBits: null })], extraHeaders: [["x-a", "b"], [new Uint8Array(1), new Uint8Array(1)]] })));
   ws.receiveData(chunk);
   for (const event of ws.events()) {
     if (event instanceof AcceptConnection) {
       const sub: string | null = event.subprotocol;
-      void sub;
+      const accepted: Array<string | PerMessageDeflate> = event.extensions;
+      for (const agreed of event.handlers) {
+        const bits: number | null = agreed.clientMaxWindowBits;
+        void [bits, agreed.serverMaxWindowBits, agreed.clientNoContextTakeover, agreed.serverNoContextTakeover];
+        using frames = new Connection(ConnectionType.CLIENT, { extensions: [agreed] });
+        void frames;
+      }
+      void [sub, accepted];
     } else if (event instanceof RejectConnection) {
       const status: number = event.statusCode;
       const more: boolean = event.hasBody;
@@ -114,9 +122,16 @@ export function frames(): void {
   const all: Event[] = [...conn.events()];
   void all;
   const deflate = new PerMessageDeflate();
-  const bits: number = deflate.serverMaxWindowBits;
+  const bits: number | null = deflate.serverMaxWindowBits;
   const n: "permessage-deflate" = deflate.name;
   void [bits, n, deflate.clientNoContextTakeover, deflate.serverNoContextTakeover, deflate.clientMaxWindowBits];
+  const options: PerMessageDeflateOptions = { serverMaxWindowBits: 9, compressionThreshold: 1024, compressionLevel: 1 };
+  const tuned = new PerMessageDeflate(options);
+  const level: number = tuned.compressionLevel;
+  const threshold: number = tuned.compressionThreshold;
+  void [level, threshold];
+  using negotiated = new Connection(ConnectionType.CLIENT, { extensions: [tuned, new PerMessageDeflate({ clientMaxWindowBits: 8 })] });
+  void negotiated;
 }
 
 // Mistakes the types catch.
@@ -128,3 +143,7 @@ new TextMessage({ data: new Uint8Array(1) });
 new WSConnection("client");
 // @ts-expect-error code is a number
 new CloseConnection({ code: "1000" });
+// @ts-expect-error window bits are numbers
+new PerMessageDeflate({ clientMaxWindowBits: "15" });
+// @ts-expect-error a frame-only Connection takes extension objects, not offers
+new Connection(ConnectionType.SERVER, { extensions: ["permessage-deflate"] });

@@ -29,10 +29,21 @@
 //! Blobs are little-endian: a string or byte string is a `u32` length then
 //! its bytes; a list is a `u32` count then its items; a header is two byte
 //! strings. Request = host, target, list(subprotocol), list(extension),
-//! list(header). AcceptConnection = list(subprotocol, 0 or 1 item),
-//! list(extension), list(header). RejectConnection = list(header) (status
-//! and has_body travel in the record / call arguments). Upgrade = path,
-//! list(header).
+//! list(handler), list(header). AcceptConnection = list(subprotocol, 0 or 1
+//! item), list(extension), list(handler), list(header). RejectConnection =
+//! list(header) (status and has_body travel in the record / call
+//! arguments). Upgrade = path, list(header). The constructor's `extensions`
+//! (frame-only connections) = list(handler).
+//!
+//! `extension` items are header elements as strings (offers to send, offers
+//! received, or the elements a server accepted). A `handler` is an extension
+//! object: its name, then its parameters, laid out per name. The one name
+//! is `permessage-deflate`: five `u32`s, flags (1 client_no_context_takeover,
+//! 2 server_no_context_takeover), client_max_window_bits,
+//! server_max_window_bits (0: not set), compression_threshold,
+//! compression_level. Sent, handlers are what a client offers or a server
+//! supports; in a received AcceptConnection they are what was negotiated
+//! (every value set), in the order of the accepted elements.
 //!
 //! Every buffer is a `Vec<u8>` kept at `len == capacity` and zero-filled, so
 //! JS writes only into initialised memory and Rust reads it with safe slices.
@@ -47,6 +58,7 @@ use crate::events::{
     AcceptConnection, BytesMessage, CloseConnection, Event, Headers, Ping, Pong, RejectConnection,
     RejectData, Request, TextMessage,
 };
+use crate::extensions::{Extension, PerMessageDeflate};
 use crate::{
     Config, Connection, ConnectionState, ConnectionType, Error, LocalProtocolError, SeededRandom,
     WSConnection,
@@ -92,6 +104,13 @@ const FLAG_FRAME_FINISHED: u32 = 1;
 const FLAG_MESSAGE_FINISHED: u32 = 2;
 /// RejectConnection.has_body / RejectData.body_finished.
 const FLAG_BODY: u32 = 4;
+
+// Extension handlers (see "Blobs").
+const DEFLATE: &str = "permessage-deflate";
+const DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER: u32 = 1;
+const DEFLATE_SERVER_NO_CONTEXT_TAKEOVER: u32 = 2;
+/// What a window-bits word holds when the value is not set.
+const BITS_UNSET: u32 = 0;
 
 /// Buffers larger than this are given back to the allocator after the call
 /// that needed them, so one large message does not pin memory per connection.
@@ -145,6 +164,9 @@ pub struct WasmConn {
     scratch: Vec<u8>,
     out: Vec<u8>,
     error: String,
+    /// Client: the permessage-deflate configurations the request offered,
+    /// to describe what the server's answer negotiated.
+    offered: Vec<PerMessageDeflate>,
 }
 
 #[wasm_bindgen]
@@ -152,7 +174,11 @@ impl WasmConn {
     /// `kind`: 1 client, 2 server (wsproto's `ConnectionType` values).
     /// `frame_only`: a [`Connection`] (starts OPEN, `trailing` is fed to it)
     /// rather than a [`WSConnection`]. Unset limits keep their defaults.
-    /// `seed` selects [`SeededRandom`] (tests only).
+    /// `seed` selects [`SeededRandom`] (tests only). `extensions` (frame
+    /// only) is a list(handler) blob: extensions already negotiated, with
+    /// their agreed parameters (unset window bits: 15). A malformed blob
+    /// leaves `STATUS_LOCAL` and its message in the control block, and the
+    /// connection without extensions.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(constructor)]
     pub fn new(
@@ -164,6 +190,7 @@ impl WasmConn {
         max_headers: Option<u32>,
         seed: Option<u64>,
         trailing: &[u8],
+        extensions: &[u8],
     ) -> WasmConn {
         let role = if kind == 2 {
             ConnectionType::Server
@@ -183,8 +210,16 @@ impl WasmConn {
         if let Some(v) = max_headers {
             config.max_headers = v as usize;
         }
+        let mut failure = None;
         let engine = if frame_only {
-            let c = Connection::with_config(role, Vec::new(), trailing, config);
+            let handlers = match read_handler_list(extensions) {
+                Ok(list) => list.into_iter().map(|h| established(role, h)).collect(),
+                Err(e) => {
+                    failure = Some(e.message().to_owned());
+                    Vec::new()
+                }
+            };
+            let c = Connection::with_config(role, handlers, trailing, config);
             Engine::Frames(match seed {
                 Some(s) => c.with_random(Box::new(SeededRandom::new(s))),
                 None => c,
@@ -206,9 +241,14 @@ impl WasmConn {
             scratch: Vec::new(),
             out: Vec::new(),
             error: String::new(),
+            offered: Vec::new(),
         };
         conn.begin();
         conn.drain();
+        if let Some(message) = failure {
+            conn.error = message;
+            conn.ctl[CTL_STATUS] = STATUS_LOCAL;
+        }
         conn.publish();
         conn
     }
@@ -333,7 +373,15 @@ impl WasmConn {
             )),
             Some(blob) => decode_handshake(kind, blob, status, has_body),
         };
-        self.finish_send(event)
+        let (event, offered) = match event {
+            Ok((event, offered)) => (Ok(event), Some(offered)),
+            Err(e) => (Err(e), None),
+        };
+        let status = self.finish_send(event);
+        if let (STATUS_OK, Some(offered), KIND_REQUEST) = (status, offered, kind) {
+            self.offered = offered;
+        }
+        status
     }
 
     /// `initiate_upgrade_connection(headers, path)`: the blob in scratch is
@@ -463,6 +511,8 @@ impl WasmConn {
                 w.string(&r.target);
                 w.strings(&r.subprotocols);
                 w.strings(&r.extensions);
+                // Received requests carry no handlers: offers are strings.
+                w.u32(0);
                 w.headers(&r.extra_headers);
                 let (ptr, len) = self.hold_blob(w.0);
                 (KIND_REQUEST, 0, 0, ptr, len)
@@ -471,6 +521,11 @@ impl WasmConn {
                 let mut w = Writer::default();
                 w.strings(a.subprotocol.as_slice());
                 w.strings(&a.extensions);
+                let negotiated = negotiated_handlers(&a.extensions, &self.offered);
+                w.u32(negotiated.len());
+                for h in &negotiated {
+                    w.handler(h);
+                }
                 w.headers(&a.extra_headers);
                 let (ptr, len) = self.hold_blob(w.0);
                 (KIND_ACCEPT, 0, 0, ptr, len)
@@ -583,29 +638,41 @@ fn state_code(state: ConnectionState) -> u32 {
     }
 }
 
+/// The event described by a blob, and the permessage-deflate handlers it
+/// carries (a Request's offers, to remember).
 fn decode_handshake(
     kind: u32,
     blob: &[u8],
     status: u32,
     has_body: bool,
-) -> Result<Event, LocalProtocolError> {
+) -> Result<(Event, Vec<PerMessageDeflate>), LocalProtocolError> {
     let mut r = Reader::new(blob);
+    let mut handlers = Vec::new();
     let event = match kind {
-        KIND_REQUEST => Event::Request(Request {
-            host: r.string()?,
-            target: r.string()?,
-            subprotocols: r.strings()?,
-            extensions: r.strings()?,
-            extra_headers: r.headers()?,
-            ..Default::default()
-        }),
+        KIND_REQUEST => {
+            let host = r.string()?;
+            let target = r.string()?;
+            let subprotocols = r.strings()?;
+            let extensions = r.strings()?;
+            handlers = r.handlers()?;
+            Event::Request(Request {
+                host,
+                target,
+                subprotocols,
+                extensions,
+                handlers: boxed(&handlers),
+                extra_headers: r.headers()?,
+            })
+        }
         KIND_ACCEPT => {
             let mut subprotocol = r.strings()?;
+            let extensions = r.strings()?;
+            handlers = r.handlers()?;
             Event::AcceptConnection(AcceptConnection {
                 subprotocol: subprotocol.pop(),
-                extensions: r.strings()?,
+                extensions,
+                handlers: boxed(&handlers),
                 extra_headers: r.headers()?,
-                ..Default::default()
             })
         }
         KIND_REJECT => Event::RejectConnection(RejectConnection {
@@ -624,7 +691,87 @@ fn decode_handshake(
     if !r.rest().is_empty() {
         return Err(malformed());
     }
-    Ok(event)
+    Ok((event, handlers))
+}
+
+fn boxed(handlers: &[PerMessageDeflate]) -> Vec<Box<dyn Extension>> {
+    handlers
+        .iter()
+        .map(|h| Box::new(h.clone()) as Box<dyn Extension>)
+        .collect()
+}
+
+/// A whole list(handler) blob.
+fn read_handler_list(blob: &[u8]) -> Result<Vec<PerMessageDeflate>, LocalProtocolError> {
+    let mut r = Reader::new(blob);
+    let handlers = r.handlers()?;
+    if !r.rest().is_empty() {
+        return Err(malformed());
+    }
+    Ok(handlers)
+}
+
+/// An extension of a frame-only connection, in the negotiated state that
+/// `config` describes: the core negotiates it against the response it
+/// stands for (every parameter explicit, unset window bits 15), as the
+/// handshake would have.
+fn established(role: ConnectionType, config: PerMessageDeflate) -> Box<dyn Extension> {
+    let mut element = String::from(DEFLATE);
+    if config.server_no_context_takeover {
+        element.push_str("; server_no_context_takeover");
+    }
+    if config.client_no_context_takeover {
+        element.push_str("; client_no_context_takeover");
+    }
+    let server_bits = config.server_max_window_bits.unwrap_or(15);
+    let client_bits = config.client_max_window_bits.unwrap_or(15);
+    element.push_str(&format!(
+        "; server_max_window_bits={server_bits}; client_max_window_bits={client_bits}"
+    ));
+    let mut ext = PerMessageDeflate::new();
+    ext.compression_threshold = config.compression_threshold;
+    ext.compression_level = config.compression_level;
+    // Both succeed: the element is well formed and asks for nothing the
+    // fresh extension refuses (window bits were checked to be 8-15).
+    match role {
+        ConnectionType::Client => {
+            let _ = ext.finalize(&element);
+        }
+        ConnectionType::Server => {
+            let _ = ext.accept(&element);
+        }
+    }
+    Box::new(ext)
+}
+
+/// Client: what the server's accepted elements negotiated for the
+/// permessage-deflate offered, worked out as the core did (a clone of the
+/// offered configuration finalized with the element): the agreed values,
+/// every one set.
+fn negotiated_handlers(
+    accepted: &[String],
+    offered: &[PerMessageDeflate],
+) -> Vec<PerMessageDeflate> {
+    let Some(config) = offered.first() else {
+        return Vec::new();
+    };
+    accepted
+        .iter()
+        .filter(|element| element.split(';').next().unwrap_or("").trim() == DEFLATE)
+        .filter_map(|element| {
+            let mut ext = config.clone();
+            ext.finalize(element).ok()?;
+            let n = ext.negotiated()?;
+            let mut agreed = PerMessageDeflate::new();
+            agreed.client_no_context_takeover = n.client_no_context_takeover;
+            agreed.server_no_context_takeover = n.server_no_context_takeover;
+            agreed.client_max_window_bits = Some(n.client_max_window_bits);
+            agreed.server_max_window_bits = Some(n.server_max_window_bits);
+            agreed.compression_threshold = config.compression_threshold;
+            agreed.compression_level = config.compression_level;
+            Some(agreed)
+        })
+        .collect()
 }
 
 fn malformed() -> LocalProtocolError {
@@ -673,6 +820,48 @@ impl<'a> Reader<'a> {
         }
         Ok(items)
     }
+    fn handlers(&mut self) -> Result<Vec<PerMessageDeflate>, LocalProtocolError> {
+        let count = self.u32()?;
+        // Each item takes at least 24 bytes (see `strings`).
+        let mut items = Vec::with_capacity(count.min(self.0.len() / 24));
+        for _ in 0..count {
+            items.push(self.handler()?);
+        }
+        Ok(items)
+    }
+    fn handler(&mut self) -> Result<PerMessageDeflate, LocalProtocolError> {
+        let name = self.string()?;
+        if name != DEFLATE {
+            return Err(LocalProtocolError::new(format!("unknown extension {name}")));
+        }
+        let flags = self.u32()? as u32;
+        let client_bits = self.window_bits("clientMaxWindowBits")?;
+        let server_bits = self.window_bits("serverMaxWindowBits")?;
+        let threshold = self.u32()?;
+        let level = self.u32()?;
+        if level > 9 {
+            return Err(LocalProtocolError::new(format!(
+                "compressionLevel must be between 0 and 9, not {level}"
+            )));
+        }
+        let mut ext = PerMessageDeflate::new();
+        ext.client_no_context_takeover = flags & DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER != 0;
+        ext.server_no_context_takeover = flags & DEFLATE_SERVER_NO_CONTEXT_TAKEOVER != 0;
+        ext.client_max_window_bits = client_bits;
+        ext.server_max_window_bits = server_bits;
+        ext.compression_threshold = threshold;
+        ext.compression_level = level as u8;
+        Ok(ext)
+    }
+    fn window_bits(&mut self, what: &str) -> Result<Option<u8>, LocalProtocolError> {
+        match self.u32()? {
+            v if v == BITS_UNSET as usize => Ok(None),
+            v @ 8..=15 => Ok(Some(v as u8)),
+            v => Err(LocalProtocolError::new(format!(
+                "{what} must be between 8 and 15, not {v}"
+            ))),
+        }
+    }
     fn headers(&mut self) -> Result<Headers, LocalProtocolError> {
         let count = self.u32()?;
         let mut items = Vec::with_capacity(count.min(self.0.len() / 8));
@@ -704,6 +893,22 @@ impl Writer {
         for s in items {
             self.string(s);
         }
+    }
+    fn handler(&mut self, h: &PerMessageDeflate) {
+        self.string(DEFLATE);
+        let mut flags = 0;
+        if h.client_no_context_takeover {
+            flags |= DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER;
+        }
+        if h.server_no_context_takeover {
+            flags |= DEFLATE_SERVER_NO_CONTEXT_TAKEOVER;
+        }
+        self.u32(flags as usize);
+        for bits in [h.client_max_window_bits, h.server_max_window_bits] {
+            self.u32(bits.map_or(BITS_UNSET as usize, usize::from));
+        }
+        self.u32(h.compression_threshold);
+        self.u32(usize::from(h.compression_level));
     }
     fn headers(&mut self, headers: &Headers) {
         self.u32(headers.len());
