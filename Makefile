@@ -9,7 +9,7 @@ export DENO_NO_PROMPT := 1
 # wasm tests so that both share one build cache.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := -C target-feature=+simd128
 
-.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo bench clean
+.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo test-fuzz fuzz bench clean
 
 all: pkg
 
@@ -29,6 +29,7 @@ demo: pkg
 test:
 	@scripts/setup.sh --browser
 	$(MAKE) --no-print-directory test-rust
+	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory pkg
 	$(MAKE) --no-print-directory test-wasm test-node test-deno test-browser test-types test-pack test-demo
 	@echo "make test: all test suites passed"
@@ -62,6 +63,16 @@ test-pack:
 # the browser demo and the chat page in Chromium (screenshots: js-tests/.out/).
 test-demo:
 	node --test --test-timeout=600000 js-tests/demo
+
+# Fuzzing with cargo-fuzz (nightly; cargo-fuzz is installed if missing).
+# Longer runs: make fuzz FUZZ_SECONDS=600. Results: docs/fuzzing.md.
+FUZZ_SECONDS ?= 20
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Every fuzz target for 10 s, failing on any crash; part of make test.
+test-fuzz:
+	scripts/fuzz.sh 10
 
 bench:
 	@echo "make bench: not yet (a later issue adds the benchmarks)"
