@@ -74,8 +74,13 @@ fuzz:
 test-fuzz:
 	scripts/fuzz.sh 10
 
-bench:
-	@echo "make bench: not yet (a later issue adds the benchmarks)"
+# The benchmark: the core natively (cargo bench, benches/frames.rs), then
+# the package side by side with ws and websocket-driver (bench/run.mjs),
+# which writes docs/bench.md and docs/bench.svg. QUICK=1: only the rows the
+# performance targets name (under a minute once built).
+bench: pkg
+	cargo bench --quiet --bench frames $(if $(QUICK),-- --quick '^(receive|send)/(65536|1048576)$$')
+	node --expose-gc bench/run.mjs $(if $(QUICK),--quick)
 
 clean:
 	rm -rf pkg target/wasm-pack js-tests/.out

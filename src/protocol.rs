@@ -13,7 +13,7 @@ use crate::events::{BytesMessage, CloseConnection, Event, Ping, Pong, TextMessag
 use crate::extensions::Extension;
 use crate::frame::decode::{parse_header, FrameHeader, Status, MAX_HEADER_LEN};
 use crate::frame::encode::write_frame;
-use crate::frame::mask::apply_mask;
+use crate::frame::mask::{apply_mask, extend_masked};
 use crate::frame::{Opcode, Rsv};
 use crate::random::RandomSource;
 use crate::utf8::Utf8Stream;
@@ -253,11 +253,16 @@ impl FrameProtocol {
             self.frame = Some(frame);
             return Ok(Step::NeedData);
         }
-        let mut chunk = input[..take].to_vec();
+        // Unmasked while copied out of `input`: one pass over the bytes.
+        let chunk = match frame.header.mask {
+            Some(key) => {
+                let mut chunk = Vec::with_capacity(take);
+                extend_masked(&mut chunk, &input[..take], key, frame.read);
+                chunk
+            }
+            None => input[..take].to_vec(),
+        };
         *input = &input[take..];
-        if let Some(key) = frame.header.mask {
-            apply_mask(&mut chunk, key, frame.read);
-        }
         frame.read += take as u64;
         let frame_finished = frame.remaining() == 0;
         let fin = frame.header.fin;

@@ -2,6 +2,7 @@
 //! so that tests can expect exact bytes.
 
 use crate::error::LocalProtocolError;
+use std::cell::RefCell;
 use std::fmt;
 
 /// Fills buffers with random bytes.
@@ -12,15 +13,24 @@ pub trait RandomSource: fmt::Debug + Send {
 
 /// The operating system's CSPRNG (in wasm: `crypto.getRandomValues`),
 /// drawn in batches so that masking a frame rarely leaves the engine.
+///
+/// The batch is one 4 KiB pool per thread, shared by every `OsRandom` on it
+/// (so a connection costs no memory for it): one refill per 1024 mask keys.
+/// Each byte is handed out once and zeroed as it goes.
+#[derive(Default)]
 pub struct OsRandom {
-    pool: [u8; 256],
+    _private: (),
+}
+
+const POOL_SIZE: usize = 4096;
+
+struct Pool {
+    bytes: [u8; POOL_SIZE],
     used: usize,
 }
 
-impl Default for OsRandom {
-    fn default() -> Self {
-        OsRandom { pool: [0; 256], used: 256 }
-    }
+thread_local! {
+    static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; POOL_SIZE], used: POOL_SIZE }) };
 }
 
 impl fmt::Debug for OsRandom {
@@ -31,24 +41,52 @@ impl fmt::Debug for OsRandom {
 
 impl RandomSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), LocalProtocolError> {
-        if buf.len() > self.pool.len() {
+        if buf.len() > POOL_SIZE / 4 {
             return getrandom::getrandom(buf).map_err(no_entropy);
         }
-        if self.pool.len() - self.used < buf.len() {
-            getrandom::getrandom(&mut self.pool).map_err(no_entropy)?;
-            self.used = 0;
-        }
-        let end = self.used + buf.len();
-        buf.copy_from_slice(&self.pool[self.used..end]);
-        // Never hand out the same bytes twice.
-        self.pool[self.used..end].fill(0);
-        self.used = end;
-        Ok(())
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let pool = &mut *pool;
+            if POOL_SIZE - pool.used < buf.len() {
+                getrandom::getrandom(&mut pool.bytes).map_err(no_entropy)?;
+                pool.used = 0;
+            }
+            let end = pool.used + buf.len();
+            buf.copy_from_slice(&pool.bytes[pool.used..end]);
+            // Never hand out the same bytes twice.
+            pool.bytes[pool.used..end].fill(0);
+            pool.used = end;
+            Ok(())
+        })
     }
 }
 
 fn no_entropy(e: getrandom::Error) -> LocalProtocolError {
     LocalProtocolError::new(format!("no source of randomness: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_random_never_repeats_a_batch() {
+        let mut a = OsRandom::default();
+        let mut b = OsRandom::default();
+        let mut seen = std::collections::HashSet::new();
+        // Several refills of the shared pool, from two sources, small and
+        // large requests.
+        for i in 0..3000 {
+            let mut key = [0u8; 4];
+            if i % 2 == 0 { a.fill(&mut key) } else { b.fill(&mut key) }.unwrap();
+            seen.insert(key);
+        }
+        // 3000 random 32-bit keys: a repeat is a 1-in-1000 event, not 10.
+        assert!(seen.len() > 2990, "{} distinct keys", seen.len());
+        let mut big = vec![0u8; 5000];
+        a.fill(&mut big).unwrap();
+        assert!(big.iter().filter(|&&x| x == 0).count() < 100);
+    }
 }
 
 /// A deterministic source (splitmix64) for tests and reproducible examples.

@@ -3,9 +3,14 @@
 //! Each piece is validated as it arrives (so bad bytes fail in the piece
 //! where they appear, not at the end of the message); a code point split
 //! across pieces is held back (at most 3 bytes) until it completes.
+//!
+//! Validation is `simdutf8`'s (SIMD, with the same `valid_up_to` /
+//! `error_len` answers as `std::str::from_utf8`): measured natively on
+//! multi-byte text, std's validator ran at about 200 MB/s here.
 
 use crate::close::INVALID_FRAME_PAYLOAD_DATA;
 use crate::error::ParseFailed;
+use simdutf8::compat::from_utf8;
 
 #[derive(Debug, Default)]
 pub(crate) struct Utf8Stream {
@@ -26,7 +31,7 @@ impl Utf8Stream {
             // Complete the carried code point with as few bytes as it needs.
             let mut taken = 0;
             loop {
-                match std::str::from_utf8(&self.carry) {
+                match from_utf8(&self.carry) {
                     Ok(text) => {
                         prefix.push_str(text);
                         self.carry.clear();
@@ -50,7 +55,7 @@ impl Utf8Stream {
             }
             data.drain(..taken);
         }
-        let valid = match std::str::from_utf8(&data) {
+        let valid = match from_utf8(&data) {
             Ok(_) => data.len(),
             Err(e) if e.error_len().is_some() => return Err(invalid()),
             Err(e) => e.valid_up_to(),
@@ -62,8 +67,8 @@ impl Utf8Stream {
             self.carry.extend_from_slice(&data[valid..]);
             data.truncate(valid);
         }
-        // SAFETY: `data` holds exactly the bytes std::str::from_utf8 just
-        // reported as valid UTF-8 (the prefix up to `valid`).
+        // SAFETY: `data` holds exactly the bytes `from_utf8` just reported
+        // as valid UTF-8 (the prefix up to `valid`).
         let text = unsafe { String::from_utf8_unchecked(data) };
         if prefix.is_empty() {
             Ok(text)

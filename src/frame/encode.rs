@@ -1,6 +1,6 @@
 //! Writing frames.
 
-use super::mask::apply_mask;
+use super::mask::extend_masked;
 use super::{Opcode, Rsv};
 
 /// Appends one frame to `out`: header, then the payload (masked with `mask`
@@ -29,9 +29,7 @@ pub(crate) fn write_frame(
     match mask {
         Some(key) => {
             out.extend_from_slice(&key);
-            let start = out.len();
-            out.extend_from_slice(payload);
-            apply_mask(&mut out[start..], key, 0);
+            extend_masked(out, payload, key, 0);
         }
         None => out.extend_from_slice(payload),
     }

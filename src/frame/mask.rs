@@ -1,22 +1,233 @@
-//! Masking (RFC 6455 section 5.3): XOR with a 4-byte key, a word at a time.
+//! Masking (RFC 6455 section 5.3): XOR with a 4-byte key, 16 bytes at a
+//! time with SIMD (wasm `simd128`, x86-64 SSE2), 8 at a time otherwise.
+//!
+//! Measured (1 MiB masked send through the JS package): the previous
+//! word-at-a-time loop, whose `copy_from_slice` per 8-byte chunk was not
+//! inlined at `opt-level = "s"`, masked at about 230 MB/s; see
+//! docs/bench.md for the current figures.
+
+use std::mem::MaybeUninit;
 
 /// XORs `data` with `key`, starting `offset` bytes into the frame's payload
 /// (so a payload masked in pieces gives the same result as in one go).
 pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     // Rotate the key so that data[0] lines up with key[offset % 4].
-    let shift = (offset % 4) as usize;
-    let key = [key[shift], key[(shift + 1) % 4], key[(shift + 2) % 4], key[(shift + 3) % 4]];
+    let key = rotate(key, (offset % 4) as usize);
+    let done = wide(data, key);
+    // `done` is a multiple of 4, so the key is still aligned for the tail.
+    for (i, byte) in data[done..].iter_mut().enumerate() {
+        *byte ^= key[i % 4];
+    }
+}
+
+/// Appends `src` to `out`, masked with `key` starting `offset` bytes into
+/// the payload: one pass over the bytes where copying and then masking in
+/// place takes two.
+pub(crate) fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: u64) {
+    let key = rotate(key, (offset % 4) as usize);
+    out.reserve(src.len());
+    let start = out.len();
+    let spare = &mut out.spare_capacity_mut()[..src.len()];
+    let done = wide_into(spare, src, key);
+    // `done` is a multiple of 4, so the key is still aligned for the tail.
+    for (i, (dst, byte)) in spare[done..].iter_mut().zip(&src[done..]).enumerate() {
+        dst.write(byte ^ key[i % 4]);
+    }
+    // SAFETY: `wide_into` wrote spare[..done] and the loop above the rest,
+    // so the src.len() bytes after `start` are initialised.
+    unsafe { out.set_len(start + src.len()) };
+}
+
+fn rotate(key: [u8; 4], shift: usize) -> [u8; 4] {
+    [key[shift % 4], key[(shift + 1) % 4], key[(shift + 2) % 4], key[(shift + 3) % 4]]
+}
+
+/// Masks a prefix of `data` whose length is a multiple of 4, as much as the
+/// wide path handles, and returns its length.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
+    use core::arch::wasm32::{u32x4_splat, v128, v128_load, v128_store, v128_xor};
+    let k = u32x4_splat(u32::from_ne_bytes(key));
+    let blocks = data.len() / 16;
+    let ptr = data.as_mut_ptr();
+    let mut i = 0;
+    // Four vectors per iteration, then one at a time.
+    while i + 4 <= blocks {
+        // SAFETY: blocks i..i+4 lie within `data` (i + 4 <= len / 16), which
+        // is borrowed mutably; v128_load/v128_store take unaligned addresses.
+        unsafe {
+            let p = ptr.add(i * 16) as *mut v128;
+            let (a, b, c, d) = (v128_load(p), v128_load(p.add(1)), v128_load(p.add(2)), v128_load(p.add(3)));
+            v128_store(p, v128_xor(a, k));
+            v128_store(p.add(1), v128_xor(b, k));
+            v128_store(p.add(2), v128_xor(c, k));
+            v128_store(p.add(3), v128_xor(d, k));
+        }
+        i += 4;
+    }
+    while i < blocks {
+        // SAFETY: block i lies within `data` (i < len / 16); unaligned access is allowed.
+        unsafe {
+            let p = ptr.add(i * 16) as *mut v128;
+            v128_store(p, v128_xor(v128_load(p), k));
+        }
+        i += 1;
+    }
+    blocks * 16
+}
+
+/// Writes `src` masked with `key` into a prefix of `dst` (as long as `src`)
+/// whose length is a multiple of 4, as much as the wide path handles, and
+/// returns its length.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+fn wide_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) -> usize {
+    use core::arch::wasm32::{u32x4_splat, v128, v128_load, v128_store, v128_xor};
+    let k = u32x4_splat(u32::from_ne_bytes(key));
+    let blocks = src.len().min(dst.len()) / 16;
+    let (from, to) = (src.as_ptr() as *const v128, dst.as_mut_ptr() as *mut v128);
+    let mut i = 0;
+    // Four loads, then four stores: with the loads first, a source and
+    // destination whose addresses agree modulo 4 KiB (power-of-two sizes
+    // from the allocator) stall far less on false store-to-load aliasing.
+    while i + 4 <= blocks {
+        // SAFETY: blocks i..i+4 lie within both `src` and `dst` (i + 4 <=
+        // len / 16); `dst` is borrowed mutably and does not overlap `src`
+        // (a shared borrow); v128_load/v128_store take unaligned addresses,
+        // and storing initialises the MaybeUninit bytes.
+        unsafe {
+            let (a, b, c, d) = (v128_load(from.add(i)), v128_load(from.add(i + 1)), v128_load(from.add(i + 2)), v128_load(from.add(i + 3)));
+            v128_store(to.add(i), v128_xor(a, k));
+            v128_store(to.add(i + 1), v128_xor(b, k));
+            v128_store(to.add(i + 2), v128_xor(c, k));
+            v128_store(to.add(i + 3), v128_xor(d, k));
+        }
+        i += 4;
+    }
+    while i < blocks {
+        // SAFETY: block i lies within both buffers (i < len / 16), as above.
+        unsafe { v128_store(to.add(i), v128_xor(v128_load(from.add(i)), k)) };
+        i += 1;
+    }
+    blocks * 16
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unused_unsafe)]
+fn wide_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) -> usize {
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
+    // SAFETY: SSE2 is part of the x86-64 baseline.
+    let k = unsafe { _mm_set1_epi32(i32::from_ne_bytes(key)) };
+    let blocks = src.len().min(dst.len()) / 16;
+    let (from, to) = (src.as_ptr() as *const __m128i, dst.as_mut_ptr() as *mut __m128i);
+    let mut i = 0;
+    // Four loads, then four stores (see the wasm version).
+    while i + 4 <= blocks {
+        // SAFETY: blocks i..i+4 lie within both `src` and `dst` (i + 4 <=
+        // len / 16); `dst` is borrowed mutably and does not overlap `src`;
+        // the loadu/storeu forms take unaligned addresses, and storing
+        // initialises the MaybeUninit bytes.
+        unsafe {
+            let (a, b, c, d) =
+                (_mm_loadu_si128(from.add(i)), _mm_loadu_si128(from.add(i + 1)), _mm_loadu_si128(from.add(i + 2)), _mm_loadu_si128(from.add(i + 3)));
+            _mm_storeu_si128(to.add(i), _mm_xor_si128(a, k));
+            _mm_storeu_si128(to.add(i + 1), _mm_xor_si128(b, k));
+            _mm_storeu_si128(to.add(i + 2), _mm_xor_si128(c, k));
+            _mm_storeu_si128(to.add(i + 3), _mm_xor_si128(d, k));
+        }
+        i += 4;
+    }
+    while i < blocks {
+        // SAFETY: block i lies within both buffers (i < len / 16), as above.
+        unsafe { _mm_storeu_si128(to.add(i), _mm_xor_si128(_mm_loadu_si128(from.add(i)), k)) };
+        i += 1;
+    }
+    blocks * 16
+}
+
+#[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+#[inline]
+fn wide_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) -> usize {
+    words_into(dst, src, key)
+}
+
+/// The portable `wide_into`: 8 bytes at a time.
+#[cfg_attr(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64"), allow(dead_code))]
+#[inline]
+fn words_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) -> usize {
+    let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut done = 0;
+    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+        if let Ok(bytes) = <[u8; 8]>::try_from(s) {
+            let masked = (u64::from_ne_bytes(bytes) ^ word).to_ne_bytes();
+            for (d, b) in d.iter_mut().zip(masked) {
+                d.write(b);
+            }
+            done += 8;
+        }
+    }
+    done
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unused_unsafe)]
+fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
+    let blocks = data.len() / 16;
+    let ptr = data.as_mut_ptr();
+    // SAFETY: SSE2 is part of the x86-64 baseline. (Newer compilers call
+    // this intrinsic safe, hence the allow.)
+    #[allow(unused_unsafe)]
+    let k = unsafe { _mm_set1_epi32(i32::from_ne_bytes(key)) };
+    let mut i = 0;
+    while i + 4 <= blocks {
+        // SAFETY: blocks i..i+4 lie within `data` (i + 4 <= len / 16), which
+        // is borrowed mutably; the loadu/storeu forms take unaligned addresses.
+        unsafe {
+            let p = ptr.add(i * 16) as *mut __m128i;
+            let (a, b, c, d) =
+                (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)), _mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
+            _mm_storeu_si128(p, _mm_xor_si128(a, k));
+            _mm_storeu_si128(p.add(1), _mm_xor_si128(b, k));
+            _mm_storeu_si128(p.add(2), _mm_xor_si128(c, k));
+            _mm_storeu_si128(p.add(3), _mm_xor_si128(d, k));
+        }
+        i += 4;
+    }
+    while i < blocks {
+        // SAFETY: block i lies within `data` (i < len / 16); unaligned access is allowed.
+        unsafe {
+            let p = ptr.add(i * 16) as *mut __m128i;
+            _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k));
+        }
+        i += 1;
+    }
+    blocks * 16
+}
+
+#[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+#[inline]
+fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
+    words(data, key)
+}
+
+/// The portable path: 8 bytes at a time as `u64`s (through array
+/// references, which compile to plain loads and stores; `copy_from_slice`
+/// per chunk became a `memcpy` call at `opt-level = "s"`).
+#[cfg_attr(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64"), allow(dead_code))]
+#[inline]
+fn words(data: &mut [u8], key: [u8; 4]) -> usize {
     let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+        if let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) {
+            *bytes = (u64::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
+        }
     }
-    // The tail starts at a multiple of 8, so the key is still aligned.
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i % 4];
-    }
+    data.len() / 8 * 8
 }
 
 #[cfg(test)]
@@ -30,13 +241,72 @@ mod tests {
     #[test]
     fn matches_bytewise_masking_at_every_length_and_offset() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
-        let data: Vec<u8> = (0..70u8).collect();
+        let data: Vec<u8> = (0..=255u8).cycle().take(300).collect();
         for len in 0..data.len() {
             for offset in 0..8 {
                 let mut buf = data[..len].to_vec();
                 apply_mask(&mut buf, key, offset);
                 assert_eq!(buf, naive(&data[..len], key, offset), "len {len} offset {offset}");
             }
+        }
+    }
+
+    #[test]
+    fn matches_at_every_alignment() {
+        let key = [0x01, 0x80, 0xfe, 0x7f];
+        let data: Vec<u8> = (0..200u8).collect();
+        for start in 0..16 {
+            for len in [0, 3, 15, 16, 17, 63, 64, 65, 100, 150] {
+                let mut buf = data.clone();
+                apply_mask(&mut buf[start..start + len], key, start as u64);
+                let mut expected = data.clone();
+                expected[start..start + len].copy_from_slice(&naive(&data[start..start + len], key, start as u64));
+                assert_eq!(buf, expected, "start {start} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn portable_path_matches_too() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let data: Vec<u8> = (0..100u8).collect();
+        for len in 0..data.len() {
+            let mut buf = data[..len].to_vec();
+            let done = super::words(&mut buf, key);
+            assert_eq!(done % 4, 0);
+            for (i, byte) in buf[done..].iter_mut().enumerate() {
+                *byte ^= key[i % 4];
+            }
+            assert_eq!(buf, naive(&data[..len], key, 0), "len {len}");
+        }
+    }
+
+    #[test]
+    fn extend_masked_matches_at_every_length_and_offset() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let data: Vec<u8> = (0..=255u8).cycle().take(200).collect();
+        for len in 0..data.len() {
+            for offset in 0..5 {
+                let mut out = b"head".to_vec();
+                super::extend_masked(&mut out, &data[..len], key, offset);
+                assert_eq!(&out[..4], b"head");
+                assert_eq!(out[4..], naive(&data[..len], key, offset), "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn portable_extend_matches_too() {
+        let key = [9, 8, 7, 6];
+        let data: Vec<u8> = (0..100u8).collect();
+        for len in 0..data.len() {
+            let mut out = Vec::with_capacity(len);
+            let spare = &mut out.spare_capacity_mut()[..len];
+            let done = super::words_into(spare, &data[..len], key);
+            assert_eq!(done, len / 8 * 8);
+            // SAFETY: words_into initialised spare[..done].
+            let got: Vec<u8> = spare[..done].iter().map(|b| unsafe { b.assume_init() }).collect();
+            assert_eq!(got, naive(&data[..done], key, 0));
         }
     }
 

@@ -418,6 +418,13 @@ impl WasmConn {
         self.held.clear();
         self.blobs.clear();
         self.out.clear();
+        // What `shrink` could not give back while JS was reading it.
+        if self.out.capacity() > KEEP_BYTES {
+            self.out = Vec::new();
+        }
+        if self.records.capacity() * 4 > KEEP_BYTES {
+            self.records = Vec::new();
+        }
         self.error.clear();
         self.ctl[CTL_STATUS] = STATUS_OK;
         self.ctl[CTL_HINT] = 0;
@@ -595,7 +602,7 @@ fn grow(buf: &mut Vec<u8>, len: usize) -> u32 {
         // Doubling amortises growth, but not past what `shrink` keeps.
         let target = len
             .max(buf.len().saturating_mul(2).min(KEEP_BYTES))
-            .max(1024);
+            .max(256);
         if buf.try_reserve_exact(target - buf.len()).is_err()
             && buf.try_reserve_exact(len - buf.len()).is_err()
         {
