@@ -9,6 +9,7 @@
 #   - the root devDependencies (typescript, deno, esbuild, binaryen, ws,
 #     playwright-core) by npm
 #   - Python's wsproto (the reference implementation, for tests/differential.rs)
+#   - kosoku, the Autobahn|Testsuite (js-tests/autobahn)
 #   - Python's websockets (a peer for the permessage-deflate interop tests)
 #   - with --browser: Debian's chromium, for js-tests/browser (needs root,
 #     as on CI; `make test` asks for it, `make demo` does not)
@@ -46,6 +47,14 @@ WSPROTO_PY_VERSION=1.3.2
 if ! python3 -c "import wsproto, sys; sys.exit(0 if wsproto.__version__ == '$WSPROTO_PY_VERSION' else 1)" 2>/dev/null; then
     say "installing Python wsproto $WSPROTO_PY_VERSION (the reference for tests/differential.rs)"
     python3 -m pip install --quiet --disable-pip-version-check "wsproto==$WSPROTO_PY_VERSION"
+fi
+
+# kosoku: the Autobahn|Testsuite cases, natively (js-tests/autobahn), at a
+# fixed version: the recorded results depend on it.
+KOSOKU_VERSION=0.1.0
+if ! python3 -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('kosoku') == '$KOSOKU_VERSION' else 1)" 2>/dev/null; then
+    say "installing kosoku $KOSOKU_VERSION (Autobahn|Testsuite, for js-tests/autobahn)"
+    python3 -m pip install --quiet --disable-pip-version-check "kosoku==$KOSOKU_VERSION"
 fi
 
 # Python websockets (13+, for its asyncio API): a permessage-deflate peer for
