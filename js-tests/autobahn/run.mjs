@@ -12,8 +12,8 @@
 //
 // By default (make test-autobahn, part of make test) it runs every case of
 // 1.* to 10.* and a sample of the permessage-deflate cases (QUICK below):
-// the whole of 12.* and 13.* costs about a quarter of an hour of CPU per
-// mode. --full (make test-autobahn-full) runs all 517 cases and rewrites the
+// the whole of 12.* and 13.* costs about eight minutes of CPU per mode.
+// --full (make test-autobahn-full) runs all 517 cases and rewrites the
 // summary in docs/autobahn.md. -p N: N cases at a time (default: the
 // number of CPUs, at most 4), with as many echo-server processes
 // (node:cluster) or echo-client processes.
@@ -40,7 +40,7 @@ const AGENT = "wsproto-js";
 // scripts/setup.sh installs kosoku with pip; KOSOKU names another command.
 const KOSOKU = process.env.KOSOKU || "kosoku";
 // A bound on each mode (AUTOBAHN_TIMEOUT_MS overrides it): the default
-// selection takes well under a minute, the full suite about 13 minutes per
+// selection takes well under a minute, the full suite about 10 minutes per
 // mode on 2 CPUs.
 const modeTimeout = (full) => Number(process.env.AUTOBAHN_TIMEOUT_MS ?? (full ? 90 : 10) * 60 * 1000);
 
