@@ -101,6 +101,7 @@ const KIND_PONG = 9;
 const FLAG_FRAME_FINISHED = 1;
 const FLAG_MESSAGE_FINISHED = 2;
 const FLAG_BODY = 4;
+const FLAG_CLOSE_RECEIVED = 8;
 
 const encoder = new TextEncoder();
 // Not fatal: the core has already validated every text payload.
@@ -698,6 +699,8 @@ class Engine {
     this._ctl = handle.ctl() >>> 2;
     this._queue = [];
     this._head = 0;
+    // Queue index of a received close: the state changes when it is yielded.
+    this._closeAt = -1;
     this._state = ConnectionState.CONNECTING;
     refreshViews();
     const status = U32[this._ctl + CTL_STATUS];
@@ -755,8 +758,15 @@ class Engine {
   /** Yields the events received so far, removing them from the queue. */
   *events() {
     while (this._head < this._queue.length) {
-      const event = this._queue[this._head];
-      this._queue[this._head++] = undefined;
+      const at = this._head++;
+      const event = this._queue[at];
+      this._queue[at] = undefined;
+      // As in wsproto, a received close moves the state when its event is
+      // handed out, so the messages before it can still be answered.
+      if (at === this._closeAt) {
+        this._closeAt = -1;
+        if (this._h !== null) this._state = this._h.take_close();
+      }
       yield event;
     }
     this._queue = [];
@@ -864,7 +874,10 @@ class Engine {
     const ctl = this._ctl;
     const count = U32[ctl + CTL_COUNT];
     const base = U32[ctl + CTL_RECORDS] >>> 2;
-    for (let i = 0; i < count; i++) this._queue.push(decodeRecord(base, i));
+    for (let i = 0; i < count; i++) {
+      if ((U32[base + i * REC_WORDS + 1] & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = this._queue.length;
+      this._queue.push(decodeRecord(base, i));
+    }
     this._state = U32[ctl + CTL_STATE];
     if (status === STATUS_LOCAL) throw new LocalProtocolError(this._errorMessage());
     if (status === STATUS_REMOTE) {

@@ -242,7 +242,11 @@ export interface ConnectionOptions {
 
 /** What WSConnection and Connection have in common. */
 declare abstract class ConnectionBase {
-  /** The current state. */
+  /**
+   * The current state. A received close frame changes it (to REMOTE_CLOSING,
+   * or CLOSED after our own close) when events() yields its CloseConnection,
+   * as in wsproto: messages that arrived before it can still be answered.
+   */
   readonly state: ConnectionState;
   /** Whether this is the client end. */
   readonly client: boolean;

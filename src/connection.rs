@@ -33,6 +33,10 @@ pub struct Connection {
     state: ConnectionState,
     proto: FrameProtocol,
     events: VecDeque<Event>,
+    /// A received close frame's event is queued: the state moves (to
+    /// REMOTE_CLOSING or CLOSED) when that event is taken, as in wsproto, so
+    /// a caller can still answer the messages queued before it.
+    close_queued: bool,
     random: Box<dyn RandomSource>,
 }
 
@@ -64,6 +68,7 @@ impl Connection {
             state: ConnectionState::Open,
             proto: FrameProtocol::new(role == ConnectionType::Client, extensions, config),
             events: VecDeque::new(),
+            close_queued: false,
             random,
         };
         conn.feed(trailing_data);
@@ -77,7 +82,9 @@ impl Connection {
         self
     }
 
-    /// The current state.
+    /// The current state. A received close frame changes it when its
+    /// `CloseConnection` event is taken from [`Connection::events`], not
+    /// when the bytes arrive.
     pub fn state(&self) -> ConnectionState {
         self.state
     }
@@ -148,33 +155,57 @@ impl Connection {
             return;
         }
         if self.proto.receive(bytes, &mut self.events) == Received::Close {
-            if let Some(next) = next_state(self.role, self.state, Action::RecvClose) {
-                self.state = next;
-            }
+            self.close_queued = true;
         }
     }
 
     /// Drains the events produced so far, oldest first.
     pub fn events(&mut self) -> Events<'_> {
-        Events { queue: &mut self.events }
+        Events { conn: self }
     }
 
     /// The oldest pending event, if any.
     pub fn next_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let (event, received_close) = self.take_event()?;
+        if received_close {
+            self.apply_received_close();
+        }
+        Some(event)
+    }
+
+    /// The oldest event, and whether it is the received close whose state
+    /// change is still to be applied (the wasm binding applies it when JS
+    /// hands the event to the user).
+    pub(crate) fn take_event(&mut self) -> Option<(Event, bool)> {
+        let event = self.events.pop_front()?;
+        // The protocol stops at a close frame, so the first CloseConnection
+        // taken while one is queued is that frame's (EOF's 1006 comes after).
+        let received_close = self.close_queued && matches!(event, Event::CloseConnection(_));
+        if received_close {
+            self.close_queued = false;
+        }
+        Some((event, received_close))
+    }
+
+    /// Moves to REMOTE_CLOSING (or CLOSED after our own close); nothing if
+    /// the transport already ended.
+    pub(crate) fn apply_received_close(&mut self) {
+        if let Some(next) = next_state(self.role, self.state, Action::RecvClose) {
+            self.state = next;
+        }
     }
 }
 
 /// An iterator over pending events; events not taken stay queued.
 #[derive(Debug)]
 pub struct Events<'a> {
-    pub(crate) queue: &'a mut VecDeque<Event>,
+    conn: &'a mut Connection,
 }
 
 impl Iterator for Events<'_> {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        self.queue.pop_front()
+        self.conn.next_event()
     }
 }
 

@@ -336,6 +336,23 @@ impl WSConnection {
     pub fn next_event(&mut self) -> Option<Event> {
         self.events.pop_front().or_else(|| self.connection.as_mut().and_then(Connection::next_event))
     }
+
+    /// [`Connection::take_event`] through the handshake's own queue.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn take_event(&mut self) -> Option<(Event, bool)> {
+        match self.events.pop_front() {
+            Some(event) => Some((event, false)),
+            None => self.connection.as_mut().and_then(Connection::take_event),
+        }
+    }
+
+    /// [`Connection::apply_received_close`], once the connection exists.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn apply_received_close(&mut self) {
+        if let Some(conn) = &mut self.connection {
+            conn.apply_received_close();
+        }
+    }
 }
 
 /// An iterator over a [`WSConnection`]'s pending events.

@@ -121,6 +121,7 @@ fn run_ours(script: &Script) -> Vec<Value> {
                 Ok(bytes) => json!({"bytes": hex(&bytes)}),
                 Err(_) => json!({"error": "Local"}),
             },
+            "recv-echo" => recv_echo(&mut ws, &unhex(op[1].as_str().unwrap())),
             kind => {
                 let data = (kind == "recv").then(|| unhex(op[1].as_str().unwrap()));
                 match ws.receive_data(data.as_deref()) {
@@ -135,6 +136,31 @@ fn run_ours(script: &Script) -> Vec<Value> {
         results.push(result);
     }
     results
+}
+
+/// Takes the events one by one, answering each message and ping as it comes
+/// (as an echo server does), with the state after each step: a received
+/// close must change the state only when its event is taken.
+fn recv_echo(ws: &mut WSConnection, data: &[u8]) -> Value {
+    ws.receive_data(Some(data)).unwrap();
+    let mut steps = vec![json!({"state": ws.state().name()})];
+    while let Some(event) = ws.next_event() {
+        let mut step = json!({"event": from_event(&event), "state": ws.state().name()});
+        let reply = match event {
+            Event::TextMessage(m) => Some(Event::TextMessage(TextMessage { frame_finished: true, ..m })),
+            Event::BytesMessage(m) => Some(Event::BytesMessage(BytesMessage { frame_finished: true, ..m })),
+            Event::Ping(p) => Some(Event::Pong(p.response())),
+            _ => None,
+        };
+        if let Some(reply) = reply {
+            step["reply"] = match ws.send(reply) {
+                Ok(bytes) => json!(hex(&bytes)),
+                Err(_) => json!("Local"),
+            };
+        }
+        steps.push(step);
+    }
+    json!({"steps": steps})
 }
 
 fn run_reference(scripts: &[Script]) -> Vec<Vec<Value>> {
@@ -264,6 +290,28 @@ fn scripts() -> Vec<Script> {
             recv(&close),
             send(json!({"type": "CloseConnection", "code": 1000, "reason": "done"})),
         ]);
+    }
+
+    // --- server: answering messages that arrived with the close (Autobahn 7.1.6) ---
+    for (name, we_close_first) in [("server echoes what came before a close", false), ("server closes first, then echoes", true)] {
+        let mut client = WSConnection::new(ConnectionType::Client).with_random(Box::new(SeededRandom::new(9)));
+        let req = client.send(Request { host: "example.com".into(), target: "/chat".into(), ..Default::default() }.into()).unwrap();
+        let mut server = WSConnection::new(ConnectionType::Server);
+        server.receive_data(Some(&req)).unwrap();
+        client.receive_data(Some(&server.send(AcceptConnection::default().into()).unwrap())).unwrap();
+        let mut frames = client.send(TextMessage::new("one").into()).unwrap();
+        frames.extend(client.send(Ping::new(*b"p").into()).unwrap());
+        frames.extend(client.send(BytesMessage::new(vec![7; 200]).into()).unwrap());
+        frames.extend(client.send(CloseConnection::with_reason(1000, "bye").into()).unwrap());
+        let mut ops = vec![recv(&req), send(json!({"type": "AcceptConnection"}))];
+        if we_close_first {
+            ops.push(send(json!({"type": "CloseConnection", "code": 1001, "reason": "going"})));
+        }
+        ops.push(json!(["recv-echo", hex(&frames)]));
+        if !we_close_first {
+            ops.push(send(json!({"type": "CloseConnection", "code": 1000, "reason": "bye"})));
+        }
+        add(name, "server", 9, ops);
     }
 
     // --- client: rejections with bodies ---

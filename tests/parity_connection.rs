@@ -511,6 +511,56 @@ fn trailing_data_of_a_frame_only_connection() {
     input.extend(masked(0x88, b"\x03\xe8"));
     input.extend(masked(0x81, b"ignored"));
     let mut conn = Connection::new(ConnectionType::Server, vec![], &input);
-    assert_eq!(conn.state(), ConnectionState::RemoteClosing);
+    // The close moves the state when its event is taken, as in wsproto.
+    assert_eq!(conn.state(), ConnectionState::Open);
     assert_eq!(conn.events().collect::<Vec<_>>(), vec![Event::TextMessage(TextMessage::new("one")), close(1000, "")]);
+    assert_eq!(conn.state(), ConnectionState::RemoteClosing);
+}
+
+/// Messages that arrived in the same read as a close can still be answered
+/// while the events are taken one by one (wsproto changes the state when it
+/// yields the CloseConnection; Autobahn 7.1.6 depends on it).
+#[test]
+fn messages_before_a_close_can_be_answered() {
+    let mut input = masked(0x81, b"one");
+    input.extend(masked(0x89, b"p"));
+    input.extend(masked(0x88, b"\x03\xe8"));
+    for role_first_close in [false, true] {
+        let mut conn = Connection::new(ConnectionType::Server, vec![], b"");
+        if role_first_close {
+            assert_eq!(conn.send(Event::TextMessage(TextMessage::new("early"))).unwrap(), b"\x81\x05early");
+        }
+        conn.receive_data(Some(&input)).unwrap();
+        assert_eq!(conn.state(), ConnectionState::Open);
+        assert_eq!(conn.next_event(), Some(Event::TextMessage(TextMessage::new("one"))));
+        assert_eq!(conn.send(Event::TextMessage(TextMessage::new("one"))).unwrap(), b"\x81\x03one");
+        assert_eq!(conn.next_event(), Some(Event::Ping(Ping { payload: b"p".to_vec() })));
+        assert_eq!(conn.send(Event::Pong(Pong { payload: b"p".to_vec() })).unwrap(), b"\x8a\x01p");
+        if role_first_close {
+            // Our close crosses theirs: taking their close ends the connection.
+            assert_eq!(conn.send(Event::CloseConnection(CloseConnection::new(1000))).unwrap(), b"\x88\x02\x03\xe8");
+            assert_eq!(conn.state(), ConnectionState::LocalClosing);
+            assert_eq!(conn.next_event(), Some(close(1000, "")));
+            assert_eq!(conn.state(), ConnectionState::Closed);
+        } else {
+            assert_eq!(conn.next_event(), Some(close(1000, "")));
+            assert_eq!(conn.state(), ConnectionState::RemoteClosing);
+            assert!(conn.send(Event::TextMessage(TextMessage::new("late"))).is_err());
+            assert_eq!(conn.send(Event::CloseConnection(CloseConnection::new(1000))).unwrap(), b"\x88\x02\x03\xe8");
+            assert_eq!(conn.state(), ConnectionState::Closed);
+        }
+        // Bytes after the close frame, before or after it was taken, mean nothing.
+        assert_eq!(conn.next_event(), None);
+    }
+}
+
+/// EOF while a received close is still queued: CLOSED at once, and both
+/// closes are reported in order.
+#[test]
+fn eof_with_a_queued_close() {
+    let mut conn = Connection::new(ConnectionType::Server, vec![], &masked(0x88, b"\x03\xe9"));
+    conn.receive_data(None).unwrap();
+    assert_eq!(conn.state(), ConnectionState::Closed);
+    assert_eq!(conn.events().collect::<Vec<_>>(), vec![close(1001, ""), close(1006, "")]);
+    assert_eq!(conn.state(), ConnectionState::Closed);
 }

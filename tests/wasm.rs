@@ -175,5 +175,8 @@ fn closing_handshake_in_wasm() {
         .receive_data(Some(&server.send(close.response().into()).unwrap()))
         .unwrap();
     assert_eq!(server.state(), ConnectionState::Closed);
+    // The client's state moves when it takes the server's close.
+    assert_eq!(client.state(), ConnectionState::LocalClosing);
+    assert!(matches!(client.next_event(), Some(Event::CloseConnection(c)) if c.code == 1000));
     assert_eq!(client.state(), ConnectionState::Closed);
 }

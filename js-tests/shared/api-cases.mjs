@@ -1,6 +1,7 @@
 // In-memory tests of the JS API (no sockets): exact bytes, errors, argument
 // checking, enums, the frame-only Connection, freeing. Run by Node and Deno.
 import assert from "node:assert/strict";
+import { concat } from "./flows.mjs";
 
 export const cases = [];
 function test(name, fn) {
@@ -208,6 +209,41 @@ test("errors: LocalProtocolError for sends the state forbids", (W) => {
   assert.equal(client.state, W.ConnectionState.CONNECTING);
 });
 
+test("close: messages that came with a close can be answered while iterating", (W) => {
+  const { client, server } = pair(W);
+  const input = concat([
+    client.send(new W.TextMessage({ data: "one" })),
+    client.send(new W.Ping({ payload: new Uint8Array([112]) })),
+    client.send(new W.CloseConnection({ code: 1000, reason: "bye" })),
+  ]);
+  server.receiveData(input);
+  assert.equal(server.state, W.ConnectionState.OPEN);
+  const replies = [];
+  for (const event of server.events()) {
+    if (event instanceof W.TextMessage) replies.push([...server.send(new W.TextMessage({ data: event.data }))]);
+    else if (event instanceof W.Ping) replies.push([...server.send(event.response())]);
+    else {
+      assert.ok(event instanceof W.CloseConnection);
+      assert.equal(server.state, W.ConnectionState.REMOTE_CLOSING);
+      assert.throws(() => server.send(new W.TextMessage({ data: "late" })), W.LocalProtocolError);
+      replies.push([...server.send(event.response())]);
+    }
+  }
+  assert.deepEqual(replies, [
+    [0x81, 0x03, 0x6f, 0x6e, 0x65],
+    [0x8a, 0x01, 0x70],
+    [0x88, 0x05, 0x03, 0xe8, 0x62, 0x79, 0x65],
+  ]);
+  assert.equal(server.state, W.ConnectionState.CLOSED);
+  // EOF with a close still queued: CLOSED at once, both closes reported.
+  const other = pair(W);
+  other.server.receiveData(other.client.send(new W.CloseConnection({ code: 1001 })));
+  other.server.receiveData(null);
+  assert.equal(other.server.state, W.ConnectionState.CLOSED);
+  assert.deepEqual([...other.server.events()].map((e) => e.code), [1001, 1006]);
+  assert.equal(other.server.state, W.ConnectionState.CLOSED);
+});
+
 test("errors: close codes 1005, 1006, out of range, not an integer", (W) => {
   {
     const { client, server } = pair(W);
@@ -219,6 +255,9 @@ test("errors: close codes 1005, 1006, out of range, not an integer", (W) => {
     assert.equal(close.code, 1005);
     // ... and the response to it works.
     server.receiveData(client.send(close.response()));
+    // The state moves when the close event is taken, as in wsproto.
+    assert.equal(server.state, W.ConnectionState.LOCAL_CLOSING);
+    assert.deepEqual([...server.events()].map((e) => e.code), [1005]);
     assert.equal(server.state, W.ConnectionState.CLOSED);
   }
   const { client } = pair(W);

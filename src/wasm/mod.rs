@@ -104,6 +104,9 @@ const FLAG_FRAME_FINISHED: u32 = 1;
 const FLAG_MESSAGE_FINISHED: u32 = 2;
 /// RejectConnection.has_body / RejectData.body_finished.
 const FLAG_BODY: u32 = 4;
+/// A received close frame's CloseConnection: JS calls
+/// [`WasmConn::take_close`] when it hands the event to the user.
+const FLAG_CLOSE_RECEIVED: u32 = 8;
 
 // Extension handlers (see "Blobs").
 const DEFLATE: &str = "permessage-deflate";
@@ -141,10 +144,16 @@ impl Engine {
             Engine::Frames(c) => c.receive_data(data),
         }
     }
-    fn next_event(&mut self) -> Option<Event> {
+    fn take_event(&mut self) -> Option<(Event, bool)> {
         match self {
-            Engine::Handshake(c) => c.next_event(),
-            Engine::Frames(c) => c.next_event(),
+            Engine::Handshake(c) => c.take_event(),
+            Engine::Frames(c) => c.take_event(),
+        }
+    }
+    fn apply_received_close(&mut self) {
+        match self {
+            Engine::Handshake(c) => c.apply_received_close(),
+            Engine::Frames(c) => c.apply_received_close(),
         }
     }
 }
@@ -167,6 +176,8 @@ pub struct WasmConn {
     /// Client: the permessage-deflate configurations the request offered,
     /// to describe what the server's answer negotiated.
     offered: Vec<PerMessageDeflate>,
+    /// A received close was recorded; its state change waits for `take_close`.
+    close_owed: bool,
 }
 
 #[wasm_bindgen]
@@ -242,6 +253,7 @@ impl WasmConn {
             out: Vec::new(),
             error: String::new(),
             offered: Vec::new(),
+            close_owed: false,
         };
         conn.begin();
         conn.drain();
@@ -293,6 +305,19 @@ impl WasmConn {
         self.begin();
         let result = self.engine.receive_data(None);
         self.finish_receive(result)
+    }
+
+    /// Applies the state change of a received close (REMOTE_CLOSING, or
+    /// CLOSED after our own close) once JS has handed its event to the user,
+    /// as wsproto does when it yields the event; returns the state. Touches
+    /// no record, so the events of the last call stay readable.
+    pub fn take_close(&mut self) -> u32 {
+        if std::mem::take(&mut self.close_owed) {
+            self.engine.apply_received_close();
+        }
+        let state = state_code(self.engine.state());
+        self.ctl[CTL_STATE] = state;
+        state
     }
 
     /// Publishes any queued events (used once after construction).
@@ -472,8 +497,13 @@ impl WasmConn {
 
     fn drain(&mut self) {
         let mut count = 0;
-        while let Some(event) = self.engine.next_event() {
+        while let Some((event, received_close)) = self.engine.take_event() {
             self.record(event);
+            if received_close {
+                self.close_owed = true;
+                let flags = self.records.len() - REC_WORDS + 1;
+                self.records[flags] |= FLAG_CLOSE_RECEIVED;
+            }
             count += 1;
         }
         self.ctl[CTL_COUNT] = count;

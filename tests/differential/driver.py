@@ -114,6 +114,29 @@ def from_event(ev):
     raise ValueError(name)
 
 
+def recv_echo(ws, data):
+    """Takes the events one by one, answering each message and ping as it
+    comes (as an echo server does), with the state after each step."""
+    ws.receive_data(data)
+    steps = [{"state": ws.state.name}]
+    for ev in ws.events():
+        step = {"event": from_event(ev), "state": ws.state.name}
+        reply = None
+        if isinstance(ev, TextMessage):
+            reply = TextMessage(data=ev.data, message_finished=ev.message_finished)
+        elif isinstance(ev, BytesMessage):
+            reply = BytesMessage(data=ev.data, message_finished=ev.message_finished)
+        elif isinstance(ev, Ping):
+            reply = ev.response()
+        if reply is not None:
+            try:
+                step["reply"] = ws.send(reply).hex()
+            except LocalProtocolError:
+                step["reply"] = "Local"
+        steps.append(step)
+    return steps
+
+
 def run(script):
     rng = SplitMix(script["seed"])
     wsproto.frame_protocol.os = FakeOs(rng)
@@ -125,6 +148,8 @@ def run(script):
         try:
             if op[0] == "send":
                 result = {"bytes": ws.send(to_event(op[1])).hex()}
+            elif op[0] == "recv-echo":
+                result = {"steps": recv_echo(ws, bytes.fromhex(op[1]))}
             else:
                 ws.receive_data(None if op[0] == "eof" else bytes.fromhex(op[1]))
                 result = {"events": [from_event(ev) for ev in ws.events()]}
