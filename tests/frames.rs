@@ -1,6 +1,9 @@
 //! The frame protocol through the frame-only `Connection`: exact bytes in,
 //! exact events out, and every failure with its close code.
 
+mod common;
+
+use common::frames::{masked_with, plain};
 use wsproto::events::{BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage};
 use wsproto::extensions::Extension;
 use wsproto::{
@@ -12,31 +15,7 @@ const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 /// A frame as a client sends it (masked with KEY), built by hand.
 fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    push_len(&mut out, 0x80, payload.len() as u64);
-    out.extend_from_slice(&KEY);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
-    out
-}
-
-/// A frame as a server sends it (unmasked).
-fn plain(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    push_len(&mut out, 0, payload.len() as u64);
-    out.extend_from_slice(payload);
-    out
-}
-
-fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: u64) {
-    if len <= 125 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
+    masked_with(KEY, first, payload)
 }
 
 fn server() -> Connection {

@@ -22,6 +22,9 @@
 //! allocated. Time bounds are sanity bounds for an unoptimised build on a
 //! busy machine: quadratic behaviour misses them by orders of magnitude.
 
+mod common;
+
+use common::frames::{masked_with, plain};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
@@ -226,18 +229,7 @@ fn assert_remote(result: Result<(), Error>, message: &str, status: u16) {
 }
 
 fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    push_len(&mut out, 0x80, payload.len() as u64);
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
-}
-
-fn plain(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    push_len(&mut out, 0, payload.len() as u64);
-    out.extend_from_slice(payload);
-    out
+    masked_with(MASK, first, payload)
 }
 
 /// A frame header declaring `len` bytes with the 8-byte length form.
@@ -248,18 +240,6 @@ fn header64(first: u8, len: u64, masked: bool) -> Vec<u8> {
         out.extend_from_slice(&MASK);
     }
     out
-}
-
-fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: u64) {
-    if len <= 125 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
 }
 
 fn conn(role: ConnectionType, config: Config) -> Connection {

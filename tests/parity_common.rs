@@ -6,6 +6,11 @@
 //! (with its nonce generator pinned to the same key).
 #![allow(dead_code)]
 
+#[path = "common/frames.rs"]
+mod frames;
+
+#[allow(unused_imports)]
+pub use frames::{masked_with, plain, push_len};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use std::sync::{Arc, Mutex};
@@ -148,31 +153,7 @@ pub fn assert_remote(err: &RemoteProtocolError, message: &str, status: u16, head
 
 /// A frame as a client sends it, masked with `MASK`.
 pub fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    push_len(&mut out, 0x80, payload.len() as u64);
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
-}
-
-/// A frame as a server sends it (unmasked).
-pub fn plain(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    push_len(&mut out, 0, payload.len() as u64);
-    out.extend_from_slice(payload);
-    out
-}
-
-pub fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: u64) {
-    if len <= 125 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
+    masked_with(MASK, first, payload)
 }
 
 /// Unmasks a frame a client sent (any length encoding); returns (first byte, payload).

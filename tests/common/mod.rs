@@ -1,6 +1,8 @@
 //! A pair harness: a client and a server joined in memory.
 #![allow(dead_code)]
 
+pub mod frames;
+
 use wsproto::events::{AcceptConnection, Event, Request};
 use wsproto::{ConnectionState, ConnectionType, SeededRandom, WSConnection};
 
