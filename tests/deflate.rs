@@ -86,6 +86,12 @@ fn pmd() -> PerMessageDeflate {
     PerMessageDeflate::default()
 }
 
+/// The compressor kept between messages (every version before the 4 KiB
+/// history default): what the RFC's examples show byte for byte.
+fn keep() -> PerMessageDeflate {
+    cfg(|p| p.keep_compressor = true)
+}
+
 /// Default settings changed by `set`.
 fn cfg(set: impl FnOnce(&mut PerMessageDeflate)) -> PerMessageDeflate {
     let mut ext = pmd();
@@ -555,6 +561,48 @@ fn handshake_negotiates_and_first_acceptable_offer_wins() {
 }
 
 #[test]
+fn default_negotiation_headers() {
+    // The defaults negotiate as wsproto does, and `keep_compressor` (our
+    // compressor only) changes nothing on the wire.
+    for (client_config, server_config) in [(pmd(), pmd()), (keep(), keep()), (pmd(), keep()), (keep(), pmd())] {
+        let mut client = WSConnection::new(ConnectionType::Client).with_random(Box::new(SeededRandom::new(5)));
+        let mut server = WSConnection::new(ConnectionType::Server);
+        let request = Request {
+            host: "h".into(),
+            target: "/".into(),
+            handlers: vec![Box::new(client_config.clone())],
+            ..Default::default()
+        };
+        let bytes = client.send(request.into()).unwrap();
+        let head = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(
+            head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
+            "{head}"
+        );
+        server.receive_data(Some(&bytes)).unwrap();
+        assert!(matches!(server.next_event(), Some(Event::Request(_))));
+        let accept = AcceptConnection { handlers: vec![Box::new(server_config.clone())], ..Default::default() };
+        let bytes = server.send(accept.into()).unwrap();
+        let head = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"), "{head}");
+        client.receive_data(Some(&bytes)).unwrap();
+        assert!(matches!(client.next_event(), Some(Event::AcceptConnection(_))));
+        let agreed = Negotiated {
+            is_client: false,
+            client_no_context_takeover: false,
+            server_no_context_takeover: false,
+            client_max_window_bits: 15,
+            server_max_window_bits: 15,
+        };
+        let mut server_side = server_config.clone();
+        server_side.accept("permessage-deflate; client_max_window_bits").unwrap();
+        assert_eq!(server_side.negotiated(), Some(agreed));
+        let client_side = client_ext(&client_config, "permessage-deflate");
+        assert_eq!(client_side.negotiated(), Some(Negotiated { is_client: true, ..agreed }));
+    }
+}
+
+#[test]
 fn client_fails_handshake_on_bad_response() {
     for params in [
         "; client_max_window_bits",
@@ -599,7 +647,7 @@ fn client_conn(config: &PerMessageDeflate, response_params: &str) -> Connection 
 
 #[test]
 fn rfc_hello_and_shared_window() {
-    let mut server = server_conn(&pmd(), "");
+    let mut server = server_conn(&keep(), "");
     // 7.2.3.1: a compressed unfragmented "Hello".
     assert_eq!(
         server.send(TextMessage::new("Hello").into()).unwrap(),
@@ -608,21 +656,133 @@ fn rfc_hello_and_shared_window() {
     // 7.2.3.2: the second "Hello" refers back to the first (context takeover).
     assert_eq!(server.send(TextMessage::new("Hello").into()).unwrap(), [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
 
-    // Without context takeover every "Hello" is the same.
-    let mut server = server_conn(&pmd(), "; server_no_context_takeover");
-    for _ in 0..3 {
-        assert_eq!(
-            server.send(TextMessage::new("Hello").into()).unwrap(),
-            [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
-        );
-    }
-
     // Binary messages are compressed the same way.
-    let mut server = server_conn(&pmd(), "");
+    let mut server = server_conn(&keep(), "");
     assert_eq!(
         server.send(BytesMessage::new(*b"Hello").into()).unwrap(),
         [0xc2, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
     );
+
+    // By default (and always without context takeover) a message that
+    // does not shrink goes uncompressed: 7 bytes would carry these 5.
+    for (config, offer) in
+        [(pmd(), ""), (pmd(), "; server_no_context_takeover"), (keep(), "; server_no_context_takeover")]
+    {
+        let mut server = server_conn(&config, offer);
+        for _ in 0..3 {
+            assert_eq!(
+                server.send(TextMessage::new("Hello").into()).unwrap(),
+                [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']
+            );
+        }
+    }
+    // Sent in fragments, a message is compressed whatever it becomes.
+    let mut server = server_conn(&pmd(), "");
+    let first =
+        server.send(TextMessage { data: "Hel".into(), frame_finished: true, message_finished: false }.into()).unwrap();
+    let rest =
+        server.send(TextMessage { data: "lo".into(), frame_finished: true, message_finished: true }.into()).unwrap();
+    assert_eq!((first[0], rest[0]), (0x41, 0x80));
+    let mut client = client_conn(&pmd(), "");
+    assert_eq!(receive(&mut client, &[first, rest].concat()), [Msg::Text("Hello".into())]);
+}
+
+/// A chat-like JSON message of about 200 bytes.
+fn chat_message(n: u32) -> String {
+    format!(
+        "{{\"type\":\"chat.message\",\"id\":\"msg_{n:06}\",\"room\":\"general\",\"user\":{{\"id\":1042,\"name\":\"alice\"}},\"text\":\"see you at the meeting tomorrow\",\"ts\":{}}}",
+        1_714_567_890_123u64 + u64::from(n) * 977
+    )
+}
+
+#[test]
+fn history_carries_context_takeover() {
+    // The default frees the compressor after each message and primes the
+    // next with what was sent: the second similar message refers back into
+    // the first, as with a kept compressor, and costs about as little.
+    let mut server = server_conn(&pmd(), "");
+    let mut kept = server_conn(&keep(), "");
+    let mut client = client_conn(&pmd(), "");
+    let mut sizes = Vec::new();
+    for n in 0..3 {
+        let message = chat_message(n);
+        let bytes = server.send(TextMessage::new(message.clone()).into()).unwrap();
+        let kept_bytes = kept.send(TextMessage::new(message.clone()).into()).unwrap();
+        assert_eq!(bytes[0], 0xc1);
+        assert!(bytes.len() <= kept_bytes.len() + 2, "message {n}: {} vs {}", bytes.len(), kept_bytes.len());
+        assert_eq!(receive(&mut client, &bytes), [Msg::Text(message)]);
+        sizes.push(bytes.len());
+    }
+    assert!(sizes[1] * 3 < sizes[0] && sizes[2] * 3 < sizes[0], "{sizes:?}");
+    // An exact repeat: a single back-reference.
+    let bytes = server.send(TextMessage::new(chat_message(2)).into()).unwrap();
+    assert!(bytes.len() < 12, "{bytes:02x?}");
+    assert_eq!(receive(&mut client, &bytes), [Msg::Text(chat_message(2))]);
+
+    // Messages sent uncompressed stay out of the history as they stay out
+    // of the peer's window: noise that does not shrink, and messages under
+    // the threshold.
+    let config = cfg(|p| p.compression_threshold = 40);
+    let mut server = server_conn(&config, "");
+    let mut client = client_conn(&pmd(), "");
+    let wire = [
+        server.send(TextMessage::new(chat_message(0)).into()).unwrap(),
+        server.send(BytesMessage::new(noise(3000, 1)).into()).unwrap(),
+        server.send(TextMessage::new("short one").into()).unwrap(),
+        server.send(TextMessage::new(chat_message(1)).into()).unwrap(),
+    ];
+    assert_eq!(wire.iter().map(|w| w[0]).collect::<Vec<_>>(), [0xc1, 0x82, 0x81, 0xc1]);
+    assert!(wire[3].len() * 3 < wire[0].len(), "{} vs {}", wire[3].len(), wire[0].len());
+    assert_eq!(
+        receive(&mut client, &wire.concat()),
+        [
+            Msg::Text(chat_message(0)),
+            Msg::Bytes(noise(3000, 1)),
+            Msg::Text("short one".into()),
+            Msg::Text(chat_message(1))
+        ]
+    );
+}
+
+#[test]
+fn history_respects_negotiated_window() {
+    // zlib-rs inflates with a 32 KiB window whatever it is told, so a
+    // reference too far back would go unnoticed by our own peer: check the
+    // compressed sizes instead. The history is the last 4 KiB sent, at most
+    // the window: bytes sent before it cannot be matched (the message comes
+    // out about as large as it is, so it is sent uncompressed), bytes at
+    // its end can (zlib matches up to the window less 262 bytes back).
+    for bits in 9u8..=15 {
+        let history = 4096.min(1usize << bits);
+        let offer = format!("; server_max_window_bits={bits}");
+        let mut server = server_conn(&pmd(), &offer);
+        let mut client = client_conn(&pmd(), &offer);
+        let old = noise(300, u64::from(bits));
+        let recent = noise(history, 100 + u64::from(bits));
+        let first = server.send(BytesMessage::new([old.clone(), recent.clone()].concat()).into()).unwrap();
+        assert_eq!(first[0], 0x82, "bits {bits}: noise does not shrink");
+        // Sent uncompressed, so not in the history: the next message is
+        // compressed and brings both into it.
+        let mut wire = first;
+        let both = [old.clone(), recent.clone(), b"then some text that compresses ".repeat(40)].concat();
+        let bytes = server.send(BytesMessage::new(both.clone()).into()).unwrap();
+        assert_eq!(bytes[0], 0xc2, "bits {bits}");
+        wire.extend(bytes);
+        // Now the history ends with the repeated text: `old` and `recent`
+        // are gone from it (at 4 KiB and more the text is 1240 bytes, so
+        // most of `recent` is still there).
+        let again = server.send(BytesMessage::new(old.clone()).into()).unwrap();
+        assert_eq!(again[0], 0x82, "bits {bits}: matched data before the history");
+        wire.extend(again);
+        let tail = b"then some text that compresses ".repeat(4);
+        let bytes = server.send(BytesMessage::new(tail.clone()).into()).unwrap();
+        assert!(bytes[0] == 0xc2 && bytes.len() < 20, "bits {bits}: history not used: {}", bytes.len());
+        wire.extend(bytes);
+        assert_eq!(
+            receive(&mut client, &wire),
+            [Msg::Bytes([old.clone(), recent].concat()), Msg::Bytes(both), Msg::Bytes(old), Msg::Bytes(tail)]
+        );
+    }
 }
 
 #[test]
@@ -660,11 +820,16 @@ fn rfc_examples_received() {
 
 #[test]
 fn empty_messages() {
-    // Sent: the single byte 0x00 (RFC 7692 7.2.3.6), with or without context.
-    let mut server = server_conn(&pmd(), "");
+    // Sent with a kept compressor: the single byte 0x00 (RFC 7692
+    // 7.2.3.6), with or without context.
+    let mut server = server_conn(&keep(), "");
     assert_eq!(server.send(TextMessage::new("").into()).unwrap(), [0xc1, 0x01, 0x00]);
     server.send(TextMessage::new("Hello").into()).unwrap();
     assert_eq!(server.send(BytesMessage::new(Vec::new()).into()).unwrap(), [0xc2, 0x01, 0x00]);
+    // By default: uncompressed, one byte shorter.
+    let mut server = server_conn(&pmd(), "");
+    assert_eq!(server.send(TextMessage::new("").into()).unwrap(), [0x81, 0x00]);
+    assert_eq!(server.send(BytesMessage::new(Vec::new()).into()).unwrap(), [0x82, 0x00]);
 
     // Received: 0x00 (zlib), 02 00 (an empty fixed-Huffman block) and an
     // empty payload with RSV1 all mean an empty message, and the shared
@@ -744,15 +909,17 @@ fn sample_payloads() -> Vec<Vec<u8>> {
 
 #[test]
 fn round_trips_all_window_sizes_and_takeover_modes() {
-    for bits in [8u8, 9, 10, 12, 15] {
+    for (bits, keep_compressor) in [8u8, 9, 10, 12, 15].into_iter().flat_map(|bits| [(bits, false), (bits, true)]) {
         for (client_nct, server_nct) in [(false, false), (true, true), (true, false), (false, true)] {
             let client_config = cfg(|p| {
                 p.client_max_window_bits = Some(bits);
                 p.server_max_window_bits = Some(bits);
                 p.client_no_context_takeover = client_nct;
                 p.server_no_context_takeover = server_nct;
+                p.keep_compressor = keep_compressor;
             });
-            let (client_ext, server_ext) = negotiate(&client_config, &pmd());
+            let server_config = cfg(|p| p.keep_compressor = keep_compressor);
+            let (client_ext, server_ext) = negotiate(&client_config, &server_config);
             let negotiated = server_ext.negotiated().unwrap();
             assert_eq!(
                 (negotiated.client_max_window_bits, negotiated.server_max_window_bits),
@@ -765,7 +932,7 @@ fn round_trips_all_window_sizes_and_takeover_modes() {
             );
             let mut client = conn(ConnectionType::Client, client_ext);
             let mut server = conn(ConnectionType::Server, server_ext);
-            let label = format!("bits {bits} nct {client_nct}/{server_nct}");
+            let label = format!("bits {bits} nct {client_nct}/{server_nct} keep {keep_compressor}");
             exchange(&mut client, &mut server, &sample_payloads(), &format!("{label} c->s"));
             exchange(&mut server, &mut client, &sample_payloads(), &format!("{label} s->c"));
         }
@@ -806,7 +973,9 @@ fn round_trips_through_full_handshake() {
         assert_eq!(accepted.len(), 1, "{label}");
         for (i, payload) in sample_payloads().into_iter().enumerate() {
             let bytes = client.send(BytesMessage::new(payload.clone()).into()).unwrap();
-            assert!(bytes[0] & 0x40 != 0, "{label}: RSV1 expected");
+            // Compressed unless it would not shrink: empty, one byte, noise.
+            let shrinks = payload.len() > 1 && !matches!(i, 4 | 8);
+            assert_eq!(bytes[0] & 0x40 != 0, shrinks, "{label}: RSV1 on message {i}");
             server.receive_data(Some(&bytes)).unwrap();
             assert_eq!(messages(server.events()), [Msg::Bytes(payload.clone())], "{label}: c->s {i}");
             let reply = String::from_utf8_lossy(&payload).into_owned();
@@ -827,7 +996,8 @@ fn compressor_respects_negotiated_window() {
     fn compressed_len(bits: u8, block: usize) -> (usize, usize) {
         let block = noise(block, block as u64);
         let payload = [block.clone(), block.clone(), block].concat();
-        let mut server = server_conn(&pmd(), &format!("; server_max_window_bits={bits}"));
+        // A kept compressor: every message compressed, however large it comes out.
+        let mut server = server_conn(&keep(), &format!("; server_max_window_bits={bits}"));
         let mut client = client_conn(&pmd(), &format!("; server_max_window_bits={bits}"));
         let bytes = server.send(BytesMessage::new(payload.clone()).into()).unwrap();
         let (rsv1, body) = split_server_frame(&bytes);
@@ -850,18 +1020,21 @@ fn compressor_respects_negotiated_window() {
 fn window_bits_8_sends_uncompressed_and_receives_compressed() {
     // Our direction limited to 8 bits: zlib cannot do it, so messages go
     // out uncompressed (RSV1 clear), which RFC 7692 allows.
-    let mut server = server_conn(&pmd(), "; server_max_window_bits=8");
-    assert_eq!(server.send(TextMessage::new("Hello").into()).unwrap(), [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
-    let mut client = client_conn(&pmd(), "; client_max_window_bits=8");
-    let bytes = client.send(TextMessage::new("Hello").into()).unwrap();
-    assert_eq!(bytes[0], 0x81);
+    for config in [pmd(), keep()] {
+        let mut server = server_conn(&config, "; server_max_window_bits=8");
+        let bytes = server.send(TextMessage::new("Hello Hello Hello").into()).unwrap();
+        assert_eq!(bytes, [&[0x81, 17][..], b"Hello Hello Hello"].concat());
+        let mut client = client_conn(&config, "; client_max_window_bits=8");
+        let bytes = client.send(TextMessage::new("Hello Hello Hello").into()).unwrap();
+        assert_eq!(bytes[0], 0x81);
+    }
 
     // The other direction still compresses, and we inflate 8-bit streams.
     let mut server = server_conn(&pmd(), "; client_max_window_bits=8");
     let mut client = client_conn(&pmd(), "; client_max_window_bits=8");
-    let bytes = server.send(TextMessage::new("Hello").into()).unwrap();
+    let bytes = server.send(TextMessage::new("Hello Hello Hello").into()).unwrap();
     assert_eq!(bytes[0], 0xc1);
-    assert_eq!(receive(&mut client, &bytes), [Msg::Text("Hello".into())]);
+    assert_eq!(receive(&mut client, &bytes), [Msg::Text("Hello Hello Hello".into())]);
     // A stream made with a 256-byte window (stored here) inflates fine.
     let stored = [0x00, 0x05, 0x00, 0xfa, 0xff, b'H', b'e', b'l', b'l', b'o', 0x00];
     assert_eq!(receive(&mut server, &cframe(true, true, 1, &stored)), [Msg::Text("Hello".into())]);
@@ -1202,16 +1375,26 @@ fn memory_held(client_config: &PerMessageDeflate, server_config: &PerMessageDefl
 fn memory_per_connection() {
     let total = |m: (isize, isize, isize)| m.0 + m.1 + m.2;
     let default = memory_held(&pmd(), &pmd());
+    let kept = memory_held(&keep(), &keep());
     let bits9 = cfg(|p| {
+        p.keep_compressor = true;
         p.client_max_window_bits = Some(9);
         p.server_max_window_bits = Some(9);
     });
-    let small = memory_held(&bits9, &pmd());
+    let small = memory_held(&bits9, &keep());
+    let default9 = memory_held(
+        &cfg(|p| {
+            p.client_max_window_bits = Some(9);
+            p.server_max_window_bits = Some(9);
+        }),
+        &pmd(),
+    );
     let bits12 = cfg(|p| {
+        p.keep_compressor = true;
         p.client_max_window_bits = Some(12);
         p.server_max_window_bits = Some(12);
     });
-    let medium = memory_held(&bits12, &pmd());
+    let medium = memory_held(&bits12, &keep());
     let nct = cfg(|p| {
         p.client_no_context_takeover = true;
         p.server_no_context_takeover = true;
@@ -1219,18 +1402,67 @@ fn memory_per_connection() {
     let none = memory_held(&nct, &pmd());
     eprintln!("per-connection memory in bytes: (idle connection, + inflater, + compressor) = total");
     for (label, m) in [
-        ("default (15 bits)", default),
-        ("12-bit windows", medium),
-        ("9-bit windows", small),
+        ("default (4 KiB history)", default),
+        ("default, 9-bit windows", default9),
+        ("kept compressor, 15 bits", kept),
+        ("kept, 12-bit windows", medium),
+        ("kept, 9-bit windows", small),
         ("no context takeover", none),
     ] {
-        eprintln!("  {label:<20} {m:?} = {}", total(m));
+        eprintln!("  {label:<24} {m:?} = {}", total(m));
     }
-    assert!(total(default) < 400 * KIB as isize, "{default:?}");
+    // The default: the inflater's window (the peer uses context takeover)
+    // and 4 KiB of history, not the compressor.
+    assert!(total(default) < 64 * KIB as isize, "{default:?}");
+    assert!(default.2 <= 5 * KIB as isize, "{default:?}");
+    // At 9 bits the history is the 512-byte window.
+    assert!(default9.2 <= KIB as isize && total(default9) < total(default), "{default9:?}");
+    assert!(total(kept) < 400 * KIB as isize, "{kept:?}");
     assert!(total(small) < 250 * KIB as isize, "{small:?}");
-    assert!(total(small) < total(medium) && total(medium) < total(default));
+    assert!(total(small) < total(medium) && total(medium) < total(kept));
     // Without context takeover nothing is kept between messages.
     assert!(total(none) < 4 * KIB as isize, "{none:?}");
+}
+
+/// The bytes `value` holds on the heap: what dropping it frees.
+fn held_by<T>(value: T) -> isize {
+    let before = live_bytes();
+    drop(value);
+    before - live_bytes()
+}
+
+#[test]
+fn default_memory_per_connection_is_bounded() {
+    // Real connections after a full handshake and 200 chat messages each
+    // way: with default settings each holds at most 64 KiB (Python
+    // `websockets`' default budget), whether or not the peer keeps its own
+    // compressor (which makes us keep the inflater's window).
+    let stream = chat_stream(200, 7);
+    for (label, client_config, server_config) in
+        [("both default", pmd(), pmd()), ("client keeps", keep(), pmd()), ("server keeps", pmd(), keep())]
+    {
+        let (mut client, mut server, accepted) =
+            handshake(client_config.clone(), server_config.clone(), Config::default(), &[]).unwrap();
+        // The negotiation is wsproto's: context takeover both ways.
+        assert_eq!(accepted, ["permessage-deflate"], "{label}");
+        for message in &stream {
+            let bytes = client.send(TextMessage::new(message.as_str()).into()).unwrap();
+            server.receive_data(Some(&bytes)).unwrap();
+            assert_eq!(messages(server.events()), [Msg::Text(message.clone())], "{label}");
+            let bytes = server.send(TextMessage::new(message.as_str()).into()).unwrap();
+            client.receive_data(Some(&bytes)).unwrap();
+            assert_eq!(messages(client.events()), [Msg::Text(message.clone())], "{label}");
+        }
+        let (client_held, server_held) = (held_by(client), held_by(server));
+        eprintln!("{label}: client holds {client_held} bytes, server {server_held}");
+        for (held, config) in [(client_held, &client_config), (server_held, &server_config)] {
+            if config.keep_compressor {
+                assert!(held > 250 * KIB as isize, "{label}: {held}");
+            } else {
+                assert!(held <= 64 * KIB as isize, "{label}: {held}");
+            }
+        }
+    }
 }
 
 // ---- properties ---------------------------------------------------------------------------
@@ -1281,6 +1513,8 @@ mod properties {
             server_bits in proptest::option::of(8u8..=15),
             client_nct: bool,
             server_nct: bool,
+            client_keeps: bool,
+            server_keeps: bool,
             level in 0u8..=9,
             threshold in 0usize..64,
             payloads in vec(vec(0u8..4, 0..3000), 1..6),
@@ -1290,10 +1524,15 @@ mod properties {
                 p.server_max_window_bits = server_bits;
                 p.client_no_context_takeover = client_nct;
                 p.server_no_context_takeover = server_nct;
+                p.keep_compressor = client_keeps;
                 p.compression_level = level;
                 p.compression_threshold = threshold;
             });
-            let server_config = cfg(|p| { p.compression_level = level; p.compression_threshold = threshold; });
+            let server_config = cfg(|p| {
+                p.keep_compressor = server_keeps;
+                p.compression_level = level;
+                p.compression_threshold = threshold;
+            });
             let (client_side, server_side) = negotiate(&client_config, &server_config);
             let mut client = conn(ConnectionType::Client, client_side);
             let mut server = conn(ConnectionType::Server, server_side);
@@ -1352,3 +1591,327 @@ fn throughput() {
     }
 }
 
+// ---- the memory, ratio and speed report (issue 4) ---------------------------------------
+
+/// A small deterministic generator for the workloads below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const VOCABULARY: &[&str] = &[
+    "the",
+    "a",
+    "to",
+    "and",
+    "of",
+    "in",
+    "is",
+    "it",
+    "you",
+    "that",
+    "for",
+    "on",
+    "with",
+    "this",
+    "we",
+    "be",
+    "are",
+    "have",
+    "not",
+    "but",
+    "at",
+    "can",
+    "so",
+    "just",
+    "if",
+    "do",
+    "all",
+    "will",
+    "what",
+    "there",
+    "about",
+    "think",
+    "should",
+    "meeting",
+    "tomorrow",
+    "deploy",
+    "release",
+    "branch",
+    "review",
+    "merged",
+    "build",
+    "failed",
+    "passing",
+    "server",
+    "client",
+    "latency",
+    "memory",
+    "websocket",
+    "compression",
+    "ticket",
+    "customer",
+    "bug",
+    "fixed",
+    "lunch",
+    "coffee",
+    "yes",
+    "no",
+    "maybe",
+    "thanks",
+    "great",
+    "sounds",
+    "good",
+    "later",
+    "today",
+    "week",
+    "sprint",
+    "design",
+    "doc",
+    "draft",
+    "update",
+    "status",
+    "blocked",
+    "waiting",
+    "ping",
+    "call",
+    "morning",
+    "afternoon",
+    "quick",
+    "question",
+    "answer",
+    "issue",
+    "comment",
+    "link",
+    "config",
+    "default",
+    "window",
+    "bits",
+    "context",
+    "takeover",
+    "benchmark",
+    "numbers",
+    "looks",
+    "better",
+    "worse",
+    "faster",
+];
+
+fn sentence(rng: &mut Lcg, words: usize) -> String {
+    (0..words).map(|_| rng.pick(VOCABULARY)).collect::<Vec<_>>().join(" ")
+}
+
+/// A chat-like stream: JSON messages of 100 B to 2 KiB (most of them
+/// short), with the same field names and a few recurring users and rooms.
+fn chat_stream(count: usize, seed: u64) -> Vec<String> {
+    let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+    let rooms = ["general", "random", "engineering", "support", "release-2024"];
+    let mut rng = Lcg(seed);
+    let mut ts = 1_714_567_890_123u64;
+    (0..count)
+        .map(|i| {
+            ts += 1 + rng.next() % 20_000;
+            let user = rng.below(users.len());
+            if rng.below(5) == 0 {
+                // Presence and typing notices: about 100 bytes.
+                let kind = rng.pick(&["typing", "online", "away"]);
+                return format!(
+                    "{{\"type\":\"presence\",\"user\":{{\"id\":{},\"name\":\"{}\"}},\"status\":\"{kind}\",\"ts\":{ts}}}",
+                    1000 + user,
+                    users[user]
+                );
+            }
+            // Word counts: mostly a few words, sometimes a paragraph.
+            let words = match rng.below(10) {
+                0..=5 => 2 + rng.below(12),
+                6..=8 => 15 + rng.below(50),
+                _ => 80 + rng.below(250),
+            };
+            let mut msg = format!(
+                "{{\"type\":\"chat.message\",\"id\":\"msg_{:08}\",\"room\":\"{}\",\"user\":{{\"id\":{},\"name\":\"{}\",\"avatar\":\"https://cdn.example.com/avatars/{}.png\"}},\"text\":\"{}\",\"ts\":{}",
+                100_000 + i,
+                rng.pick(&rooms),
+                1000 + user,
+                users[user],
+                users[user],
+                sentence(&mut rng, words),
+                ts
+            );
+            if rng.below(4) == 0 {
+                msg.push_str(&format!(",\"reactions\":[{{\"emoji\":\"thumbsup\",\"count\":{}}}]", 1 + rng.below(9)));
+            }
+            msg.push('}');
+            msg.truncate(2048);
+            msg
+        })
+        .collect()
+}
+
+/// A 16 KiB JSON document: a page of product records.
+fn json_document(seed: u64) -> String {
+    let categories = ["books", "garden", "kitchen", "toys", "electronics", "sports"];
+    let mut rng = Lcg(seed);
+    let mut items = Vec::new();
+    let mut len = 0;
+    while len < 16 * KIB - 400 {
+        let words = 8 + rng.below(20);
+        let item = format!(
+            "{{\"id\":{},\"sku\":\"SKU-{:06}\",\"name\":\"{}\",\"category\":\"{}\",\"price\":{}.{:02},\"stock\":{},\"rating\":{}.{},\"tags\":[\"{}\",\"{}\"],\"description\":\"{}\"}}",
+            rng.next() % 1_000_000,
+            rng.next() % 1_000_000,
+            sentence(&mut rng, 3),
+            rng.pick(&categories),
+            rng.below(500),
+            rng.below(100),
+            rng.below(10_000),
+            1 + rng.below(4),
+            rng.below(10),
+            rng.pick(VOCABULARY),
+            rng.pick(VOCABULARY),
+            sentence(&mut rng, words),
+        );
+        len += item.len() + 1;
+        items.push(item);
+    }
+    let mut doc = format!("{{\"page\":1,\"total\":{},\"items\":[{}]}}", items.len(), items.join(","));
+    doc.truncate(16 * KIB);
+    doc
+}
+
+/// Per connection: live bytes after one message each way, and the peak
+/// while sending one (the message's frame included), for the server if
+/// `server`, else the client.
+fn held_and_peak(
+    client_config: &PerMessageDeflate,
+    server_config: &PerMessageDeflate,
+    server: bool,
+    message: &str,
+) -> (isize, isize) {
+    let (client_side, server_side) = negotiate(client_config, server_config);
+    let (ours, theirs) = if server { (server_side, client_side) } else { (client_side, server_side) };
+    let (role, peer_role) = if server {
+        (ConnectionType::Server, ConnectionType::Client)
+    } else {
+        (ConnectionType::Client, ConnectionType::Server)
+    };
+    let mut peer = conn(peer_role, theirs);
+    let incoming = peer.send(TextMessage::new(message).into()).unwrap();
+    let base = live_bytes();
+    let mut us = conn(role, ours);
+    assert_eq!(receive(&mut us, &incoming), [Msg::Text(message.into())]);
+    let event: Event = TextMessage::new(message).into();
+    let (bytes, peak) = peak_during(|| us.send(event).unwrap());
+    drop(bytes);
+    (live_bytes() - base, peak)
+}
+
+/// Sends `messages` from a server to a client: compressed bytes (whole
+/// frames) over original bytes, having checked the client reads them all.
+fn ratio(client_config: &PerMessageDeflate, server_config: &PerMessageDeflate, messages: &[String]) -> f64 {
+    let (client_side, server_side) = negotiate(client_config, server_config);
+    let mut server = conn(ConnectionType::Server, server_side);
+    let mut client = conn(ConnectionType::Client, client_side);
+    let mut framed = 0;
+    for message in messages {
+        let bytes = server.send(TextMessage::new(message.as_str()).into()).unwrap();
+        framed += bytes.len();
+        assert_eq!(receive(&mut client, &bytes), [Msg::Text(message.clone())]);
+    }
+    framed as f64 / messages.iter().map(String::len).sum::<usize>() as f64
+}
+
+/// Microseconds per message for a new server connection to send `messages`.
+fn send_time(client_config: &PerMessageDeflate, server_config: &PerMessageDeflate, messages: &[String]) -> f64 {
+    let (_, server_side) = negotiate(client_config, server_config);
+    let mut server = conn(ConnectionType::Server, server_side);
+    let start = Instant::now();
+    for message in messages {
+        drop(server.send(TextMessage::new(message.as_str()).into()).unwrap());
+    }
+    start.elapsed().as_secs_f64() * 1e6 / messages.len() as f64
+}
+
+/// Run with `cargo test --release --test deflate deflate_report -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn deflate_report() {
+    // (a)-(d) keep the compressor between messages under context takeover,
+    // as every version before this default did; (e) is the default.
+    let takeover = cfg(|p| p.keep_compressor = true);
+    let server_resets = cfg(|p| p.server_no_context_takeover = true);
+    let bits12 = cfg(|p| {
+        p.keep_compressor = true;
+        p.client_max_window_bits = Some(12);
+        p.server_max_window_bits = Some(12);
+    });
+    let both_reset = cfg(|p| {
+        p.client_no_context_takeover = true;
+        p.server_no_context_takeover = true;
+    });
+    let default = pmd();
+    let setups: [(&str, &PerMessageDeflate, &PerMessageDeflate); 5] = [
+        ("(a) kept compressor, 15 bits", &takeover, &takeover),
+        ("(b) server resets, client keeps", &takeover, &server_resets),
+        ("(c) kept compressor, 12 bits", &bits12, &takeover),
+        ("(d) no context takeover", &both_reset, &both_reset),
+        ("(e) default: 4 KiB history", &default, &default),
+    ];
+    let chat = chat_stream(1000, 42);
+    let docs: Vec<String> = (0..200).map(json_document).collect();
+    let sizes: Vec<usize> = chat.iter().map(String::len).collect();
+    eprintln!(
+        "chat: {} messages, {}-{} B, mean {} B; docs: {} x {} B",
+        chat.len(),
+        sizes.iter().min().unwrap(),
+        sizes.iter().max().unwrap(),
+        sizes.iter().sum::<usize>() / sizes.len(),
+        docs.len(),
+        docs[0].len()
+    );
+    // Without deflate, for reference.
+    let plain = {
+        let mut peer = Connection::new(ConnectionType::Client, vec![], b"");
+        let incoming = peer.send(TextMessage::new(docs[0].as_str()).into()).unwrap();
+        let base = live_bytes();
+        let mut c = Connection::new(ConnectionType::Server, vec![], b"");
+        receive(&mut c, &incoming);
+        drop(c.send(TextMessage::new(docs[0].as_str()).into()).unwrap());
+        live_bytes() - base
+    };
+    eprintln!("no deflate: {plain} B per connection");
+    eprintln!(
+        "setup | server held / peak | client held / peak | chat s->c ratio, us/msg | 16 KiB docs s->c ratio, us/msg"
+    );
+    // Speed: the fastest of several rounds, the setups interleaved, so
+    // that a busy machine disturbs them alike.
+    let rounds: usize = std::env::var("DEFLATE_REPORT_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let mut times = vec![(f64::MAX, f64::MAX); setups.len()];
+    for _ in 0..rounds {
+        for ((_, client, server), time) in setups.iter().zip(&mut times) {
+            time.0 = time.0.min(send_time(client, server, &chat));
+            time.1 = time.1.min(send_time(client, server, &docs));
+        }
+    }
+    for ((label, client, server), (chat_us, doc_us)) in setups.iter().zip(times) {
+        let (sh, sp) = held_and_peak(client, server, true, &docs[0]);
+        let (ch, cp) = held_and_peak(client, server, false, &docs[0]);
+        let (chat_ratio, doc_ratio) = (ratio(client, server, &chat), ratio(client, server, &docs));
+        eprintln!(
+            "{label} | {:.1} / {:.1} KiB | {:.1} / {:.1} KiB | {chat_ratio:.3}, {chat_us:.1} | {doc_ratio:.3}, {doc_us:.1}",
+            sh as f64 / 1024.0,
+            sp as f64 / 1024.0,
+            ch as f64 / 1024.0,
+            cp as f64 / 1024.0
+        );
+    }
+}

@@ -180,7 +180,8 @@ test("defaults: as in wsproto", (W) => {
     [d.clientNoContextTakeover, d.clientMaxWindowBits, d.serverNoContextTakeover, d.serverMaxWindowBits, d.name],
     [false, null, false, null, "permessage-deflate"],
   );
-  assert.deepEqual([d.compressionThreshold, d.compressionLevel], [0, 6]);
+  assert.deepEqual([d.compressionThreshold, d.compressionLevel, d.keepCompressor], [0, 6, false]);
+  assert.throws(() => new W.PerMessageDeflate({ keepCompressor: 1 }), TypeError);
   // RFC 7692 allows 8 (the core accepts it; Python wsproto refuses it).
   assert.equal(new W.PerMessageDeflate({ clientMaxWindowBits: 8 }).clientMaxWindowBits, 8);
   assert.throws(() => new W.PerMessageDeflate({ clientMaxWindowBits: 7 }), RangeError);
@@ -348,11 +349,18 @@ test("PerMessageDeflate: offered, accepted, negotiated; RFC 7692's Hello", (W) =
     [agreed.clientNoContextTakeover, agreed.clientMaxWindowBits, agreed.serverNoContextTakeover, agreed.serverMaxWindowBits],
     [false, 10, true, 15],
   );
-  // RFC 7692 section 7.2.3.1: "Hello" compressed, RSV1 set.
+  // RFC 7692 section 7.2.3.1's "Hello" compresses to 7 bytes: a message
+  // that does not shrink goes as it is, RSV1 clear (section 6).
   const hello = server.send(new W.TextMessage({ data: "Hello" }));
-  assert.deepEqual([...hello], [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
-  client.receiveData(hello);
-  assert.deepEqual([...client.events()].map((e) => e.data), ["Hello"]);
+  assert.deepEqual([...hello], [0x81, 0x05, ...enc.encode("Hello")]);
+  const hellos = server.send(new W.TextMessage({ data: "Hello ".repeat(20) }));
+  assert.equal(hellos[0], 0xc1);
+  assert.ok(hellos.length < 20, `${hellos.length} bytes for 120 of text`);
+  client.receiveData(concat([hello, hellos]));
+  assert.deepEqual([...client.events()].map((e) => e.data), ["Hello", "Hello ".repeat(20)]);
+  // keepCompressor compresses every message: RFC 7692's exact bytes.
+  const kept = new W.Connection(W.ConnectionType.SERVER, { extensions: [new W.PerMessageDeflate({ keepCompressor: true })] });
+  assert.deepEqual([...kept.send(new W.TextMessage({ data: "Hello" }))], [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
   const back = client.send(new W.BytesMessage({ data: new Uint8Array(1000) }));
   assert.equal(back[0], 0xc2);
   assert.ok(back.length < 100, `${back.length} bytes for 1000 zeros`);
@@ -385,7 +393,8 @@ test("PerMessageDeflate: a frame-only Connection with negotiated parameters", (W
   const server = new W.Connection(W.ConnectionType.SERVER, {
     extensions: [new W.PerMessageDeflate({ serverNoContextTakeover: true, serverMaxWindowBits: 9 })],
   });
-  assert.deepEqual([...server.send(new W.TextMessage({ data: "Hello" }))], [...hello]);
+  // "Hello" would not shrink: sent as it is.
+  assert.deepEqual([...server.send(new W.TextMessage({ data: "Hello" }))], [0x81, 0x05, ...enc.encode("Hello")]);
   for (let i = 0; i < 2; i++) {
     const frame = client.send(new W.TextMessage({ data: "Hello Hello Hello" }));
     assert.equal(frame[0], 0xc1);

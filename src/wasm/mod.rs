@@ -39,7 +39,7 @@
 //! received, or the elements a server accepted). A `handler` is an extension
 //! object: its name, then its parameters, laid out per name. The one name
 //! is `permessage-deflate`: five `u32`s, flags (1 client_no_context_takeover,
-//! 2 server_no_context_takeover), client_max_window_bits,
+//! 2 server_no_context_takeover, 4 keep_compressor), client_max_window_bits,
 //! server_max_window_bits (0: not set), compression_threshold,
 //! compression_level. Sent, handlers are what a client offers or a server
 //! supports; in a received AcceptConnection they are what was negotiated
@@ -112,6 +112,7 @@ const FLAG_CLOSE_RECEIVED: u32 = 8;
 const DEFLATE: &str = "permessage-deflate";
 const DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER: u32 = 1;
 const DEFLATE_SERVER_NO_CONTEXT_TAKEOVER: u32 = 2;
+const DEFLATE_KEEP_COMPRESSOR: u32 = 4;
 /// What a window-bits word holds when the value is not set.
 const BITS_UNSET: u32 = 0;
 
@@ -768,6 +769,7 @@ fn established(role: ConnectionType, config: PerMessageDeflate) -> Box<dyn Exten
     let mut ext = PerMessageDeflate::new();
     ext.compression_threshold = config.compression_threshold;
     ext.compression_level = config.compression_level;
+    ext.keep_compressor = config.keep_compressor;
     // Both succeed: the element is well formed and asks for nothing the
     // fresh extension refuses (window bits were checked to be 8-15).
     match role {
@@ -806,6 +808,7 @@ fn negotiated_handlers(
             agreed.server_max_window_bits = Some(n.server_max_window_bits);
             agreed.compression_threshold = config.compression_threshold;
             agreed.compression_level = config.compression_level;
+            agreed.keep_compressor = config.keep_compressor;
             Some(agreed)
         })
         .collect()
@@ -884,6 +887,7 @@ impl<'a> Reader<'a> {
         let mut ext = PerMessageDeflate::new();
         ext.client_no_context_takeover = flags & DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER != 0;
         ext.server_no_context_takeover = flags & DEFLATE_SERVER_NO_CONTEXT_TAKEOVER != 0;
+        ext.keep_compressor = flags & DEFLATE_KEEP_COMPRESSOR != 0;
         ext.client_max_window_bits = client_bits;
         ext.server_max_window_bits = server_bits;
         ext.compression_threshold = threshold;
@@ -939,6 +943,9 @@ impl Writer {
         }
         if h.server_no_context_takeover {
             flags |= DEFLATE_SERVER_NO_CONTEXT_TAKEOVER;
+        }
+        if h.keep_compressor {
+            flags |= DEFLATE_KEEP_COMPRESSOR;
         }
         self.u32(flags as usize);
         for bits in [h.client_max_window_bits, h.server_max_window_bits] {
