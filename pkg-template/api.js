@@ -9,7 +9,7 @@
 // The boundary with wasm (src/wasm/mod.rs has the Rust side) is one call
 // per operation. Bytes go in by `Uint8Array.set` into a wasm-owned buffer,
 // results come back through a control block of u32 words and a table of
-// event records (kind, flags, code, pointer, length) that this file decodes
+// event records (kind/flags/code, pointer, length) that this file decodes
 // into plain JS objects: text through one shared TextDecoder, bytes through
 // `slice()`. Nothing returned to the user points into wasm memory.
 
@@ -86,7 +86,8 @@ const STATUS_OK = 0;
 const STATUS_LOCAL = 1;
 const STATUS_REMOTE = 2;
 
-const REC_WORDS = 5;
+// A record: kind | flags << 8 | code << 16, pointer, length.
+const REC_WORDS = 3;
 
 const KIND_REQUEST = 1;
 const KIND_ACCEPT = 2;
@@ -102,6 +103,15 @@ const FLAG_FRAME_FINISHED = 1;
 const FLAG_MESSAGE_FINISHED = 2;
 const FLAG_BODY = 4;
 const FLAG_CLOSE_RECEIVED = 8;
+
+// Buffers past this size are given back (WasmConn.release) once a result
+// is copied out of them (mirrors KEEP_BYTES in src/wasm/mod.rs).
+const KEEP_BYTES = 64 * 1024;
+
+// Where send() writes a message's payload in scratch: after room for the
+// longest frame header, so that wasm can frame it in place (SEND_AT in
+// src/wasm/mod.rs).
+const SEND_AT = 14;
 
 const encoder = new TextEncoder();
 // Not fatal: the core has already validated every text payload.
@@ -681,11 +691,12 @@ function copyOut(ptr, len) {
 // Builds the JS event for record `i` of the table at word index `base`.
 function decodeRecord(base, i) {
   const r = base + i * REC_WORDS;
-  const kind = U32[r];
-  const flags = U32[r + 1];
-  const code = U32[r + 2];
-  const ptr = U32[r + 3];
-  const len = U32[r + 4];
+  const meta = U32[r];
+  const kind = meta & 0xff;
+  const flags = (meta >>> 8) & 0xff;
+  const code = meta >>> 16;
+  const ptr = U32[r + 1];
+  const len = U32[r + 2];
   switch (kind) {
     case KIND_TEXT:
       return rawMessage(TextMessage, decodeText(ptr, len), flags);
@@ -861,13 +872,13 @@ class Engine {
     const ctl = this._ctl;
     let status;
     if (event instanceof TextMessage) {
-      const len = this._writeString(checkString(event.data, "TextMessage.data"));
+      const len = this._writeString(checkString(event.data, "TextMessage.data"), SEND_AT);
       status = h.send_data(KIND_TEXT, len, checkBool(event.messageFinished, "TextMessage.messageFinished"));
     } else if (event instanceof BytesMessage) {
-      const len = this._writeBytes(asBytes(event.data, "BytesMessage.data"));
+      const len = this._writeBytes(asBytes(event.data, "BytesMessage.data"), SEND_AT);
       status = h.send_data(KIND_BYTES, len, checkBool(event.messageFinished, "BytesMessage.messageFinished"));
     } else if (event instanceof Ping || event instanceof Pong) {
-      const len = this._writeBytes(asBytes(event.payload, `${event.constructor.name}.payload`));
+      const len = this._writeBytes(asBytes(event.payload, `${event.constructor.name}.payload`), SEND_AT);
       status = h.send_data(event instanceof Ping ? KIND_PING : KIND_PONG, len, true);
     } else if (event instanceof CloseConnection) {
       const code = event.code;
@@ -878,7 +889,7 @@ class Engine {
       const len = this._writeString(checkString(event.reason ?? "", "CloseConnection.reason"));
       status = h.send_close(code, len);
     } else if (event instanceof RejectData) {
-      const len = this._writeBytes(asBytes(event.data, "RejectData.data"));
+      const len = this._writeBytes(asBytes(event.data, "RejectData.data"), SEND_AT);
       status = h.send_data(KIND_REJECT_DATA, len, checkBool(event.bodyFinished, "RejectData.bodyFinished"));
     } else if (event instanceof Request) {
       const w = new BlobWriter();
@@ -910,7 +921,11 @@ class Engine {
     refreshViews();
     this._state = U32[ctl + CTL_STATE];
     if (status !== STATUS_OK) throw new LocalProtocolError(this._errorMessage());
-    return copyOut(U32[ctl + CTL_OUT_PTR], U32[ctl + CTL_OUT_LEN]);
+    const len = U32[ctl + CTL_OUT_LEN];
+    const out = copyOut(U32[ctl + CTL_OUT_PTR], len);
+    // The frame may lie in scratch: large buffers go once it is copied.
+    if (len > KEEP_BYTES || U32[ctl + CTL_SCRATCH_CAP] > KEEP_BYTES) h.release();
+    return out;
   }
 
   /** Frees the wasm memory now; the connection cannot be used afterwards. */
@@ -921,27 +936,29 @@ class Engine {
     }
   }
 
-  _writeBytes(bytes) {
+  // Writes `bytes` into scratch at offset `at`; returns their length.
+  _writeBytes(bytes, at = 0) {
     const len = bytes.length;
+    this._reserveScratch(at + len);
+    U8.set(bytes, U32[this._ctl + CTL_SCRATCH_PTR] + at);
+    return len;
+  }
+
+  // Writes `text` as UTF-8 into scratch at offset `at`; returns its length.
+  _writeString(text, at = 0) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const max = text.length * 3;
+    this._reserveScratch(at + max);
+    const ptr = U32[this._ctl + CTL_SCRATCH_PTR] + at;
+    return encoder.encodeInto(text, U8.subarray(ptr, ptr + max)).written;
+  }
+
+  _reserveScratch(len) {
     refreshViews();
     if (len > U32[this._ctl + CTL_SCRATCH_CAP]) {
       if (this._h.reserve_scratch(len) !== STATUS_OK) throw outOfMemory(len);
       refreshViews();
     }
-    U8.set(bytes, U32[this._ctl + CTL_SCRATCH_PTR]);
-    return len;
-  }
-
-  _writeString(text) {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const max = text.length * 3;
-    refreshViews();
-    if (max > U32[this._ctl + CTL_SCRATCH_CAP]) {
-      if (this._h.reserve_scratch(max) !== STATUS_OK) throw outOfMemory(max);
-      refreshViews();
-    }
-    const ptr = U32[this._ctl + CTL_SCRATCH_PTR];
-    return encoder.encodeInto(text, U8.subarray(ptr, ptr + max)).written;
   }
 
   _errorMessage() {
@@ -956,16 +973,23 @@ class Engine {
     const ctl = this._ctl;
     const count = U32[ctl + CTL_COUNT];
     const base = U32[ctl + CTL_RECORDS] >>> 2;
+    let large = U32[ctl + CTL_INPUT_CAP] > KEEP_BYTES;
     for (let i = 0; i < count; i++) {
-      if ((U32[base + i * REC_WORDS + 1] & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = this._queue.length;
+      const r = base + i * REC_WORDS;
+      if (((U32[r] >>> 8) & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = this._queue.length;
+      if (U32[r + 2] > KEEP_BYTES) large = true;
       this._queue.push(decodeRecord(base, i));
     }
     this._state = U32[ctl + CTL_STATE];
-    if (status === STATUS_LOCAL) throw new LocalProtocolError(this._errorMessage());
+    let error = null;
+    if (status === STATUS_LOCAL) error = new LocalProtocolError(this._errorMessage());
     if (status === STATUS_REMOTE) {
       const hint = U32[ctl + CTL_HINT] ? decodeRecord(base, count) : null;
-      throw new RemoteProtocolError(this._errorMessage(), hint);
+      error = new RemoteProtocolError(this._errorMessage(), hint);
     }
+    // Everything is copied out: large buffers can go now.
+    if (large) this._h.release();
+    if (error !== null) throw error;
   }
 }
 

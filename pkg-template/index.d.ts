@@ -218,7 +218,7 @@ export interface PerMessageDeflateOptions {
  * Memory: about 55 KiB per connection once messages flowed (the
  * decompressor's window and 4 KiB of history, the next message's
  * dictionary); the ~270 KiB compressor exists only while a message is
- * compressed. A message that does not shrink is sent uncompressed.
+ * compressed.
  */
 export declare class PerMessageDeflate {
   constructor(options?: PerMessageDeflateOptions);

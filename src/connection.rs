@@ -4,8 +4,9 @@ use crate::config::Config;
 use crate::error::{Error, LocalProtocolError};
 use crate::events::{CloseConnection, Event};
 use crate::extensions::Extension;
+use crate::frame::encode::MAX_HEADER;
 use crate::frame::Opcode;
-use crate::protocol::{FrameProtocol, Received};
+use crate::protocol::{FrameProtocol, Input, Received, Sink};
 use crate::random::{OsRandom, RandomSource};
 use crate::state::{next_state, Action, ConnectionState, ConnectionType};
 use crate::close::ABNORMAL_CLOSURE;
@@ -126,6 +127,74 @@ impl Connection {
         Ok(())
     }
 
+    /// Frames a piece of a text or binary message straight from a borrowed
+    /// payload, appending to `out`: what [`Connection::send_into`] does for
+    /// a `TextMessage` or `BytesMessage`, without the event (and the copy
+    /// of the payload into it). `opcode` is [`Opcode::Text`] (the payload
+    /// must then be valid UTF-8 on its own, as a `TextMessage`'s is) or
+    /// [`Opcode::Binary`]; `message_finished` as in the events. On error
+    /// nothing is appended and the state is unchanged.
+    ///
+    /// ```
+    /// use wsproto::{Connection, ConnectionType, Opcode};
+    ///
+    /// let mut server = Connection::new(ConnectionType::Server, vec![], b"");
+    /// let mut out = Vec::new();
+    /// server.send_data(Opcode::Text, "hel".as_bytes(), false, &mut out)?;
+    /// server.send_data(Opcode::Text, b"lo", true, &mut out)?;
+    /// assert_eq!(out, b"\x01\x03hel\x80\x02lo");
+    /// assert!(server.send_data(Opcode::Text, b"\xff", true, &mut out).is_err());
+    /// assert!(server.send_data(Opcode::Ping, b"", true, &mut out).is_err());
+    /// # Ok::<(), wsproto::LocalProtocolError>(())
+    /// ```
+    pub fn send_data(
+        &mut self,
+        opcode: Opcode,
+        payload: &[u8],
+        message_finished: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), LocalProtocolError> {
+        let next = self.check_send_data(opcode, payload)?;
+        self.proto.send_data(opcode, payload, message_finished, self.random.as_mut(), out)?;
+        self.state = next;
+        Ok(())
+    }
+
+    /// As [`Connection::send_data`] for the payload `buf[MAX_HEADER..]`
+    /// (the wasm binding's scratch buffer), framed where it is: returns
+    /// where the frame starts in `buf` (it ends with `buf`), or `Ok(None)`,
+    /// nothing done, when extensions need `send_data`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn send_data_in_place(
+        &mut self,
+        opcode: Opcode,
+        buf: &mut [u8],
+        message_finished: bool,
+    ) -> Result<Option<usize>, LocalProtocolError> {
+        let payload = buf.get(MAX_HEADER..).ok_or_else(|| LocalProtocolError::new("no room for a frame header"))?;
+        let next = self.check_send_data(opcode, payload)?;
+        let start = self.proto.send_data_in_place(opcode, buf, message_finished, self.random.as_mut())?;
+        if start.is_some() {
+            self.state = next;
+        }
+        Ok(start)
+    }
+
+    /// Whether a message piece may be sent: the state it leads to.
+    fn check_send_data(&self, opcode: Opcode, payload: &[u8]) -> Result<ConnectionState, LocalProtocolError> {
+        let event = match opcode {
+            Opcode::Text if simdutf8::basic::from_utf8(payload).is_err() => {
+                return Err(LocalProtocolError::new("text payload is not valid UTF-8"))
+            }
+            Opcode::Text => "TextMessage",
+            Opcode::Binary => "BytesMessage",
+            _ => return Err(LocalProtocolError::new(format!("send_data sends Text or Binary, not {opcode:?}"))),
+        };
+        next_state(self.role, self.state, Action::SendData).ok_or_else(|| {
+            LocalProtocolError::new(format!("Event {event} cannot be sent in state {}.", self.state.name()))
+        })
+    }
+
     /// Feeds bytes read from the transport, or `None` when it has ended
     /// (which yields a `CloseConnection` with code 1006 and moves to CLOSED).
     ///
@@ -154,8 +223,28 @@ impl Connection {
         if !matches!(self.state, ConnectionState::Open | ConnectionState::LocalClosing) {
             return;
         }
-        if self.proto.receive(bytes, &mut self.events) == Received::Close {
+        if self.proto.receive(Input::Shared(bytes), &mut self.events) == Received::Close {
             self.close_queued = true;
+        }
+    }
+
+    /// Like [`Connection::receive_data`] with bytes, for the wasm binding:
+    /// `bytes` (the binding's input buffer) is unmasked in place and what
+    /// it holds goes straight to `sink`, not to the event queue, which must
+    /// be empty (taken first, to keep the order). Returns whether a close
+    /// frame arrived: its event is the last one given to `sink`, and the
+    /// caller applies its state change ([`Connection::apply_received_close`])
+    /// when that event is taken.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn receive_in_place(&mut self, bytes: &mut [u8], sink: &mut dyn Sink) -> Result<bool, Error> {
+        debug_assert!(self.events.is_empty(), "queued events must be taken first");
+        match self.state {
+            ConnectionState::Closed => Err(LocalProtocolError::new("Connection already closed.").into()),
+            ConnectionState::Open | ConnectionState::LocalClosing => {
+                Ok(self.proto.receive(Input::InPlace(bytes), sink) == Received::Close)
+            }
+            // As in `feed`: after the peer's close, its bytes mean nothing.
+            _ => Ok(false),
         }
     }
 

@@ -5,6 +5,11 @@
 //! ever held; data payloads stream out as events with `frame_finished =
 //! false` until the frame ends. A declared length is a number counted down,
 //! never an allocation size.
+//!
+//! Events go to a [`Sink`]: the connection's event queue, or the wasm
+//! binding's record table. Input is either read-only (payloads are unmasked
+//! while copied out) or the caller's own buffer, unmasked in place, whose
+//! pieces a sink may borrow without any copy (see [`Input`]).
 
 use crate::close::{self, MESSAGE_TOO_BIG};
 use crate::config::Config;
@@ -12,12 +17,104 @@ use crate::error::{LocalProtocolError, ParseFailed};
 use crate::events::{BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage};
 use crate::extensions::Extension;
 use crate::frame::decode::{parse_header, FrameHeader, Status, MAX_HEADER_LEN};
-use crate::frame::encode::write_frame;
+use crate::frame::encode::{write_frame, write_frame_in_place};
 use crate::frame::mask::{apply_mask, extend_masked};
 use crate::frame::{Opcode, Rsv};
 use crate::random::RandomSource;
 use crate::utf8::Utf8Stream;
+use std::borrow::Cow;
 use std::collections::VecDeque;
+
+/// A delivered piece of a data message: unmasked, inflated, and for text
+/// validated; borrowed from the input when nothing had to be assembled.
+#[derive(Debug)]
+pub(crate) enum Piece<'a> {
+    Bytes(Cow<'a, [u8]>),
+    Text(Cow<'a, str>),
+}
+
+/// Where the protocol delivers what it parsed, in order.
+pub(crate) trait Sink {
+    /// A piece of a text or binary message.
+    fn message(&mut self, piece: Piece<'_>, frame_finished: bool, message_finished: bool);
+    /// Any other event (control frames, failures).
+    fn event(&mut self, event: Event);
+}
+
+/// The event queue of [`crate::Connection`]: pieces become owned events
+/// (no copy when the piece is already owned).
+impl Sink for VecDeque<Event> {
+    fn message(&mut self, piece: Piece<'_>, frame_finished: bool, message_finished: bool) {
+        self.push_back(match piece {
+            Piece::Bytes(data) => {
+                Event::BytesMessage(BytesMessage { data: data.into_owned(), frame_finished, message_finished })
+            }
+            Piece::Text(data) => {
+                Event::TextMessage(TextMessage { data: data.into_owned(), frame_finished, message_finished })
+            }
+        });
+    }
+    fn event(&mut self, event: Event) {
+        self.push_back(event);
+    }
+}
+
+/// The bytes being parsed.
+#[derive(Debug)]
+pub(crate) enum Input<'a> {
+    /// Read-only: payloads are copied out as they are unmasked (one pass).
+    Shared(&'a [u8]),
+    /// The caller's scratch buffer: payloads are unmasked in place and
+    /// handed to the sink borrowed, so the sink may keep no copy at all.
+    InPlace(&'a mut [u8]),
+}
+
+impl<'a> Input<'a> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Input::Shared(s) => s,
+            Input::InPlace(s) => s,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Input::Shared(s) => *s = &s[n..],
+            Input::InPlace(s) => *s = &mut std::mem::take(s)[n..],
+        }
+    }
+
+    /// Takes the next `n` payload bytes, unmasked with `mask` (key and the
+    /// offset into the frame's payload).
+    fn take_payload(&mut self, n: usize, mask: Option<([u8; 4], u64)>) -> Cow<'a, [u8]> {
+        match self {
+            Input::Shared(s) => {
+                let (head, rest) = s.split_at(n);
+                *s = rest;
+                match mask {
+                    Some((key, offset)) => {
+                        let mut chunk = Vec::with_capacity(n);
+                        extend_masked(&mut chunk, head, key, offset);
+                        Cow::Owned(chunk)
+                    }
+                    None => Cow::Borrowed(head),
+                }
+            }
+            Input::InPlace(s) => {
+                let (head, rest) = std::mem::take(s).split_at_mut(n);
+                *s = rest;
+                if let Some((key, offset)) = mask {
+                    apply_mask(head, key, offset);
+                }
+                Cow::Borrowed(head)
+            }
+        }
+    }
+}
 
 /// The frame whose payload is being read.
 #[derive(Debug)]
@@ -95,9 +192,9 @@ impl FrameProtocol {
 
     /// Parses everything in `input`, appending events. A protocol failure
     /// becomes a `CloseConnection` event with its code, and parsing stops.
-    pub(crate) fn receive(&mut self, mut input: &[u8], events: &mut VecDeque<Event>) -> Received {
+    pub(crate) fn receive(&mut self, mut input: Input<'_>, sink: &mut dyn Sink) -> Received {
         while !self.stopped {
-            match self.step(&mut input, events) {
+            match self.step(&mut input, sink) {
                 Ok(Step::More) => {}
                 Ok(Step::NeedData) => break,
                 Ok(Step::Closed) => {
@@ -106,10 +203,7 @@ impl FrameProtocol {
                 }
                 Err(failure) => {
                     self.stopped = true;
-                    events.push_back(Event::CloseConnection(CloseConnection::with_reason(
-                        failure.code,
-                        failure.reason,
-                    )));
+                    sink.event(Event::CloseConnection(CloseConnection::with_reason(failure.code, failure.reason)));
                 }
             }
         }
@@ -117,7 +211,7 @@ impl FrameProtocol {
     }
 
     /// Makes one unit of progress: a header, a payload piece, a control frame.
-    fn step(&mut self, input: &mut &[u8], events: &mut VecDeque<Event>) -> Result<Step, ParseFailed> {
+    fn step<'a>(&mut self, input: &mut Input<'a>, sink: &mut dyn Sink) -> Result<Step, ParseFailed> {
         let frame = match self.frame.take() {
             Some(frame) => frame,
             None => match self.read_header(input)? {
@@ -126,26 +220,26 @@ impl FrameProtocol {
             },
         };
         if frame.header.opcode.is_control() {
-            self.read_control(frame, input, events)
+            self.read_control(frame, input, sink)
         } else {
-            self.read_data(frame, input, events)
+            self.read_data(frame, input, sink)
         }
     }
 
     /// Reads a frame header from the stash and `input`, or stashes what
     /// there is. The frame is judged (`begin_frame`) as soon as all but the
     /// mask key has arrived.
-    fn read_header(&mut self, input: &mut &[u8]) -> Result<Option<FrameHeader>, ParseFailed> {
-        if input.is_empty() {
+    fn read_header(&mut self, input: &mut Input<'_>) -> Result<Option<FrameHeader>, ParseFailed> {
+        if input.len() == 0 {
             return Ok(None);
         }
         // With a stash, top it up to MAX_HEADER_LEN and parse from it.
         let had = self.stash_len;
         let take = (MAX_HEADER_LEN - had).min(input.len());
         let status = if had == 0 {
-            parse_header(input, self.client)?
+            parse_header(input.bytes(), self.client)?
         } else {
-            self.stash[had..had + take].copy_from_slice(&input[..take]);
+            self.stash[had..had + take].copy_from_slice(&input.bytes()[..take]);
             parse_header(&self.stash[..had + take], self.client)?
         };
         let header = match status {
@@ -155,7 +249,7 @@ impl FrameProtocol {
                 }
                 self.header_judged = false;
                 self.stash_len = 0;
-                *input = input.get(used.saturating_sub(had)..).unwrap_or_default();
+                input.advance(used.saturating_sub(had).min(input.len()));
                 return Ok(Some(header));
             }
             Status::NeedMask(header) => Some(header),
@@ -167,10 +261,10 @@ impl FrameProtocol {
         }
         // Incomplete: the rest of `input` is shorter than a header.
         if had == 0 {
-            self.stash[..take].copy_from_slice(&input[..take]);
+            self.stash[..take].copy_from_slice(&input.bytes()[..take]);
         }
         self.stash_len = had + take;
-        *input = &input[take..];
+        input.advance(take);
         Ok(None)
     }
 
@@ -215,12 +309,12 @@ impl FrameProtocol {
     fn read_control(
         &mut self,
         mut frame: InFrame,
-        input: &mut &[u8],
-        events: &mut VecDeque<Event>,
+        input: &mut Input<'_>,
+        sink: &mut dyn Sink,
     ) -> Result<Step, ParseFailed> {
         let take = take_len(frame.remaining(), input.len());
-        self.control.extend_from_slice(&input[..take]);
-        *input = &input[take..];
+        self.control.extend_from_slice(&input.bytes()[..take]);
+        input.advance(take);
         frame.read += take as u64;
         if frame.remaining() > 0 {
             self.frame = Some(frame);
@@ -231,38 +325,29 @@ impl FrameProtocol {
             apply_mask(&mut payload, key, 0);
         }
         match frame.header.opcode {
-            Opcode::Ping => events.push_back(Event::Ping(Ping { payload })),
-            Opcode::Pong => events.push_back(Event::Pong(Pong { payload })),
+            Opcode::Ping => sink.event(Event::Ping(Ping { payload })),
+            Opcode::Pong => sink.event(Event::Pong(Pong { payload })),
             _ => {
                 let (code, reason) = close::parse_close_payload(&payload)?;
-                events.push_back(Event::CloseConnection(CloseConnection { code, reason }));
+                sink.event(Event::CloseConnection(CloseConnection { code, reason }));
                 return Ok(Step::Closed);
             }
         }
         Ok(Step::More)
     }
 
-    fn read_data(
+    fn read_data<'a>(
         &mut self,
         mut frame: InFrame,
-        input: &mut &[u8],
-        events: &mut VecDeque<Event>,
+        input: &mut Input<'a>,
+        sink: &mut dyn Sink,
     ) -> Result<Step, ParseFailed> {
         let take = take_len(frame.remaining(), input.len());
         if take == 0 && frame.remaining() > 0 {
             self.frame = Some(frame);
             return Ok(Step::NeedData);
         }
-        // Unmasked while copied out of `input`: one pass over the bytes.
-        let chunk = match frame.header.mask {
-            Some(key) => {
-                let mut chunk = Vec::with_capacity(take);
-                extend_masked(&mut chunk, &input[..take], key, frame.read);
-                chunk
-            }
-            None => input[..take].to_vec(),
-        };
-        *input = &input[take..];
+        let chunk = input.take_payload(take, frame.header.mask.map(|key| (key, frame.read)));
         frame.read += take as u64;
         let frame_finished = frame.remaining() == 0;
         let fin = frame.header.fin;
@@ -275,17 +360,20 @@ impl FrameProtocol {
             return Err(too_big("message exceeds the size limit".to_owned()));
         }
         let message_finished = frame_finished && fin;
-        let event = match self.message {
-            Some(Opcode::Text) => {
-                let text = self.utf8.push(data, message_finished)?;
-                (!text.is_empty() || frame_finished).then(|| {
-                    Event::TextMessage(TextMessage { data: text, frame_finished, message_finished })
-                })
-            }
-            _ => (!data.is_empty() || frame_finished)
-                .then(|| Event::BytesMessage(BytesMessage { data, frame_finished, message_finished })),
+        let piece = match self.message {
+            Some(Opcode::Text) => Piece::Text(match data {
+                Cow::Owned(bytes) => Cow::Owned(self.utf8.push(bytes, message_finished)?),
+                Cow::Borrowed(bytes) => self.utf8.push_slice(bytes, message_finished)?,
+            }),
+            _ => Piece::Bytes(data),
         };
-        events.extend(event);
+        let empty = match &piece {
+            Piece::Bytes(b) => b.is_empty(),
+            Piece::Text(t) => t.is_empty(),
+        };
+        if !empty || frame_finished {
+            sink.message(piece, frame_finished, message_finished);
+        }
         if message_finished {
             self.message = None;
         }
@@ -293,7 +381,12 @@ impl FrameProtocol {
     }
 
     /// Runs a payload piece through the extensions (e.g. inflation).
-    fn inbound_extensions(&mut self, chunk: Vec<u8>, frame_finished: bool, fin: bool) -> Result<Vec<u8>, ParseFailed> {
+    fn inbound_extensions<'a>(
+        &mut self,
+        chunk: Cow<'a, [u8]>,
+        frame_finished: bool,
+        fin: bool,
+    ) -> Result<Cow<'a, [u8]>, ParseFailed> {
         if self.extensions.is_empty() {
             return Ok(chunk);
         }
@@ -305,7 +398,7 @@ impl FrameProtocol {
             if frame_finished {
                 ext.frame_inbound_complete(fin, &mut out, limit)?;
             }
-            data = out;
+            data = Cow::Owned(out);
         }
         Ok(data)
     }
@@ -321,14 +414,51 @@ impl FrameProtocol {
         random: &mut dyn RandomSource,
         out: &mut Vec<u8>,
     ) -> Result<(), LocalProtocolError> {
-        let frame_opcode = match self.out_message {
-            None => opcode,
-            Some(open) if open == opcode => Opcode::Continuation,
-            Some(_) => return Err(LocalProtocolError::new("Data type mismatch inside message")),
-        };
+        let frame_opcode = self.data_opcode(opcode)?;
         self.write(frame_opcode, payload, fin, random, out)?;
         self.out_message = if fin { None } else { Some(opcode) };
         Ok(())
+    }
+
+    /// As [`FrameProtocol::send_data`] for the payload `buf[MAX_HEADER..]`,
+    /// framed where it is ([`write_frame_in_place`]); returns where the
+    /// frame starts. `Ok(None)`, nothing done, with extensions: they
+    /// rewrite the payload (use `send_data`).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn send_data_in_place(
+        &mut self,
+        opcode: Opcode,
+        buf: &mut [u8],
+        fin: bool,
+        random: &mut dyn RandomSource,
+    ) -> Result<Option<usize>, LocalProtocolError> {
+        if !self.extensions.is_empty() {
+            return Ok(None);
+        }
+        let frame_opcode = self.data_opcode(opcode)?;
+        let mask = self.mask_key(random)?;
+        let start = write_frame_in_place(buf, fin, Rsv::NONE, frame_opcode, mask);
+        self.out_message = if fin { None } else { Some(opcode) };
+        Ok(Some(start))
+    }
+
+    /// The opcode of the next frame of a message of type `opcode`.
+    fn data_opcode(&self, opcode: Opcode) -> Result<Opcode, LocalProtocolError> {
+        match self.out_message {
+            None => Ok(opcode),
+            Some(open) if open == opcode => Ok(Opcode::Continuation),
+            Some(_) => Err(LocalProtocolError::new("Data type mismatch inside message")),
+        }
+    }
+
+    /// A fresh mask key for a client's frame; none for a server's.
+    fn mask_key(&self, random: &mut dyn RandomSource) -> Result<Option<[u8; 4]>, LocalProtocolError> {
+        if !self.client {
+            return Ok(None);
+        }
+        let mut key = [0u8; 4];
+        random.fill(&mut key)?;
+        Ok(Some(key))
     }
 
     /// Frames a ping or pong.
@@ -367,13 +497,7 @@ impl FrameProtocol {
         random: &mut dyn RandomSource,
         out: &mut Vec<u8>,
     ) -> Result<(), LocalProtocolError> {
-        let mask = if self.client {
-            let mut key = [0u8; 4];
-            random.fill(&mut key)?;
-            Some(key)
-        } else {
-            None
-        };
+        let mask = self.mask_key(random)?;
         if self.extensions.is_empty() {
             write_frame(out, fin, Rsv::NONE, opcode, payload, mask);
             return Ok(());
@@ -404,4 +528,77 @@ fn take_len(remaining: u64, available: usize) -> usize {
 
 fn too_big(reason: String) -> ParseFailed {
     ParseFailed::new(MESSAGE_TOO_BIG, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::encode::write_frame;
+
+    /// What a sink saw, owned, with whether each piece came borrowed.
+    #[derive(Default)]
+    struct Seen {
+        events: VecDeque<Event>,
+        borrowed: usize,
+    }
+
+    impl Sink for Seen {
+        fn message(&mut self, piece: Piece<'_>, frame_finished: bool, message_finished: bool) {
+            if matches!(piece, Piece::Bytes(Cow::Borrowed(_)) | Piece::Text(Cow::Borrowed(_))) {
+                self.borrowed += 1;
+            }
+            self.events.message(piece, frame_finished, message_finished);
+        }
+        fn event(&mut self, event: Event) {
+            self.events.push_back(event);
+        }
+    }
+
+    /// Masked frames as a client sends them: binary, fragmented text with
+    /// code points cut between fragments, a ping, an empty frame, a close.
+    fn stream() -> Vec<u8> {
+        let mut out = Vec::new();
+        let key = Some([1, 2, 3, 4]);
+        let big: Vec<u8> = (0..70_000u32).map(|i| (i * 7) as u8).collect();
+        write_frame(&mut out, true, Rsv::NONE, Opcode::Binary, &big, key);
+        let text = "héllo wörld 😀 ".repeat(300);
+        let bytes = text.as_bytes();
+        // Inside a 4-byte code point, twice.
+        let cut = text.rfind('😀').unwrap() + 1;
+        write_frame(&mut out, false, Rsv::NONE, Opcode::Text, &bytes[..cut], key);
+        write_frame(&mut out, false, Rsv::NONE, Opcode::Continuation, &bytes[cut..cut + 1], key);
+        write_frame(&mut out, true, Rsv::NONE, Opcode::Continuation, &bytes[cut + 1..], key);
+        write_frame(&mut out, true, Rsv::NONE, Opcode::Ping, b"ping", key);
+        write_frame(&mut out, true, Rsv::NONE, Opcode::Binary, b"", key);
+        write_frame(&mut out, true, Rsv::NONE, Opcode::Close, b"\x03\xe8bye", key);
+        out
+    }
+
+    fn parse(stream: &[u8], cut: usize, in_place: bool) -> (Vec<Event>, usize) {
+        let mut proto = FrameProtocol::new(false, vec![], &Config::default());
+        let mut seen = Seen::default();
+        for chunk in stream.chunks(cut) {
+            let mut copy = chunk.to_vec();
+            let input = if in_place { Input::InPlace(&mut copy) } else { Input::Shared(chunk) };
+            proto.receive(input, &mut seen);
+        }
+        (seen.events.into_iter().collect(), seen.borrowed)
+    }
+
+    #[test]
+    fn in_place_input_gives_the_same_events_borrowed() {
+        let stream = stream();
+        for cut in [stream.len(), 65_536, 1000, 13, 1] {
+            let (shared, _) = parse(&stream, cut, false);
+            let (in_place, borrowed) = parse(&stream, cut, true);
+            assert_eq!(shared, in_place, "cut {cut}");
+            assert!(matches!(shared.last(), Some(Event::CloseConnection(c)) if c.code == 1000 && c.reason == "bye"));
+            // In one chunk every piece is borrowed but the text fragment
+            // that completes a code point cut between fragments.
+            let messages = shared.iter().filter(|e| matches!(e, Event::BytesMessage(_) | Event::TextMessage(_))).count();
+            if cut == stream.len() {
+                assert_eq!((messages, borrowed), (5, 4), "one chunk");
+            }
+        }
+    }
 }

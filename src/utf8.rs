@@ -11,6 +11,7 @@
 use crate::close::INVALID_FRAME_PAYLOAD_DATA;
 use crate::error::ParseFailed;
 use simdutf8::compat::from_utf8;
+use std::borrow::Cow;
 
 #[derive(Debug, Default)]
 pub(crate) struct Utf8Stream {
@@ -26,47 +27,12 @@ impl Utf8Stream {
     /// Validates the next piece; returns the complete text in it. With
     /// `last`, the message ends here and nothing may be left over.
     pub(crate) fn push(&mut self, mut data: Vec<u8>, last: bool) -> Result<String, ParseFailed> {
-        let mut prefix = String::new();
-        if !self.carry.is_empty() {
-            // Complete the carried code point with as few bytes as it needs.
-            let mut taken = 0;
-            loop {
-                match from_utf8(&self.carry) {
-                    Ok(text) => {
-                        prefix.push_str(text);
-                        self.carry.clear();
-                        break;
-                    }
-                    Err(e) if e.error_len().is_some() => return Err(invalid()),
-                    Err(_) => match data.get(taken) {
-                        Some(&b) => {
-                            self.carry.push(b);
-                            taken += 1;
-                        }
-                        None => {
-                            // Still incomplete and no more bytes.
-                            if last {
-                                return Err(invalid());
-                            }
-                            return Ok(String::new());
-                        }
-                    },
-                }
-            }
-            data.drain(..taken);
-        }
-        let valid = match from_utf8(&data) {
-            Ok(_) => data.len(),
-            Err(e) if e.error_len().is_some() => return Err(invalid()),
-            Err(e) => e.valid_up_to(),
+        let Some((mut prefix, taken)) = self.complete_carry(&data, last)? else {
+            return Ok(String::new());
         };
-        if valid < data.len() {
-            if last {
-                return Err(invalid());
-            }
-            self.carry.extend_from_slice(&data[valid..]);
-            data.truncate(valid);
-        }
+        data.drain(..taken);
+        let valid = self.valid_len(&data, last)?;
+        data.truncate(valid);
         // SAFETY: `data` holds exactly the bytes `from_utf8` just reported
         // as valid UTF-8 (the prefix up to `valid`).
         let text = unsafe { String::from_utf8_unchecked(data) };
@@ -76,6 +42,69 @@ impl Utf8Stream {
             prefix.push_str(&text);
             Ok(prefix)
         }
+    }
+
+    /// As [`Utf8Stream::push`] for a borrowed piece: the text is borrowed
+    /// from it unless a carried code point had to be joined to it.
+    pub(crate) fn push_slice<'a>(&mut self, data: &'a [u8], last: bool) -> Result<Cow<'a, str>, ParseFailed> {
+        let Some((mut prefix, taken)) = self.complete_carry(data, last)? else {
+            return Ok(Cow::Borrowed(""));
+        };
+        let data = &data[taken..];
+        let valid = self.valid_len(data, last)?;
+        // Validated again only when a code point was cut (once per piece
+        // boundary inside a text message): no `unsafe` for a rare case.
+        let text = from_utf8(&data[..valid]).map_err(|_| invalid())?;
+        if prefix.is_empty() {
+            Ok(Cow::Borrowed(text))
+        } else {
+            prefix.push_str(text);
+            Ok(Cow::Owned(prefix))
+        }
+    }
+
+    /// Completes a code point carried from the previous piece with as few
+    /// bytes of `data` as it needs: its text (empty if nothing was carried)
+    /// and how many bytes it took; `None` if `data` ran out first.
+    fn complete_carry(&mut self, data: &[u8], last: bool) -> Result<Option<(String, usize)>, ParseFailed> {
+        let mut prefix = String::new();
+        let mut taken = 0;
+        while !self.carry.is_empty() {
+            match from_utf8(&self.carry) {
+                Ok(text) => {
+                    prefix.push_str(text);
+                    self.carry.clear();
+                }
+                Err(e) if e.error_len().is_some() => return Err(invalid()),
+                Err(_) => match data.get(taken) {
+                    Some(&b) => {
+                        self.carry.push(b);
+                        taken += 1;
+                    }
+                    // Still incomplete and no more bytes.
+                    None if last => return Err(invalid()),
+                    None => return Ok(None),
+                },
+            }
+        }
+        Ok(Some((prefix, taken)))
+    }
+
+    /// How many bytes of `data` are complete, valid UTF-8; an incomplete
+    /// code point at the end is carried (an error if `last`).
+    fn valid_len(&mut self, data: &[u8], last: bool) -> Result<usize, ParseFailed> {
+        let valid = match from_utf8(data) {
+            Ok(_) => data.len(),
+            Err(e) if e.error_len().is_some() => return Err(invalid()),
+            Err(e) => e.valid_up_to(),
+        };
+        if valid < data.len() {
+            if last {
+                return Err(invalid());
+            }
+            self.carry.extend_from_slice(&data[valid..]);
+        }
+        Ok(valid)
     }
 
     /// Forgets any carried bytes (a new message starts).
@@ -88,13 +117,30 @@ impl Utf8Stream {
 mod tests {
     use super::*;
 
+    /// Both entry points must agree on every input.
     fn feed(pieces: &[&[u8]]) -> Result<String, ParseFailed> {
-        let mut stream = Utf8Stream::default();
-        let mut out = String::new();
+        let mut owned = Utf8Stream::default();
+        let mut borrowed = Utf8Stream::default();
+        let (mut a, mut b) = (String::new(), String::new());
+        let (mut ea, mut eb) = (None, None);
         for (i, piece) in pieces.iter().enumerate() {
-            out.push_str(&stream.push(piece.to_vec(), i + 1 == pieces.len())?);
+            let last = i + 1 == pieces.len();
+            match owned.push(piece.to_vec(), last) {
+                Ok(t) if ea.is_none() => a.push_str(&t),
+                Err(e) if ea.is_none() => ea = Some(e),
+                _ => {}
+            }
+            match borrowed.push_slice(piece, last) {
+                Ok(t) if eb.is_none() => b.push_str(&t),
+                Err(e) if eb.is_none() => eb = Some(e),
+                _ => {}
+            }
         }
-        Ok(out)
+        assert_eq!((&a, ea.as_ref().map(|e| e.code)), (&b, eb.as_ref().map(|e| e.code)), "{pieces:?}");
+        match ea {
+            Some(e) => Err(e),
+            None => Ok(a),
+        }
     }
 
     #[test]

@@ -346,6 +346,13 @@ impl WSConnection {
         }
     }
 
+    /// The frame-level connection once the handshake is done (the wasm
+    /// binding feeds it directly, after taking every queued event).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn connection_mut(&mut self) -> Option<&mut Connection> {
+        self.connection.as_mut()
+    }
+
     /// [`Connection::apply_received_close`], once the connection exists.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn apply_received_close(&mut self) {

@@ -663,19 +663,23 @@ fn rfc_hello_and_shared_window() {
         [0xc2, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
     );
 
-    // By default (and always without context takeover) a message that
-    // does not shrink goes uncompressed: 7 bytes would carry these 5.
-    for (config, offer) in
-        [(pmd(), ""), (pmd(), "; server_no_context_takeover"), (keep(), "; server_no_context_takeover")]
-    {
-        let mut server = server_conn(&config, offer);
+    // Every message is compressed, even one that does not shrink (7 bytes
+    // carry these 5): without context takeover each "Hello" is the first.
+    for config in [pmd(), keep()] {
+        let mut server = server_conn(&config, "; server_no_context_takeover");
         for _ in 0..3 {
             assert_eq!(
                 server.send(TextMessage::new("Hello").into()).unwrap(),
-                [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']
+                [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
             );
         }
     }
+    // By default a new compressor primed with the history: the second
+    // "Hello" refers back to the first, as with a kept one.
+    let mut server = server_conn(&pmd(), "");
+    assert_eq!(server.send(TextMessage::new("Hello").into()).unwrap(), [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    let second = server.send(TextMessage::new("Hello").into()).unwrap();
+    assert!(second[0] == 0xc1 && second.len() < 9, "{second:02x?}");
     // Sent in fragments, a message is compressed whatever it becomes.
     let mut server = server_conn(&pmd(), "");
     let first =
@@ -719,9 +723,9 @@ fn history_carries_context_takeover() {
     assert!(bytes.len() < 12, "{bytes:02x?}");
     assert_eq!(receive(&mut client, &bytes), [Msg::Text(chat_message(2))]);
 
-    // Messages sent uncompressed stay out of the history as they stay out
-    // of the peer's window: noise that does not shrink, and messages under
-    // the threshold.
+    // Messages sent uncompressed (under the threshold) stay out of the
+    // history as they stay out of the peer's window; noise that does not
+    // shrink is still compressed, and enters both.
     let config = cfg(|p| p.compression_threshold = 40);
     let mut server = server_conn(&config, "");
     let mut client = client_conn(&pmd(), "");
@@ -731,7 +735,7 @@ fn history_carries_context_takeover() {
         server.send(TextMessage::new("short one").into()).unwrap(),
         server.send(TextMessage::new(chat_message(1)).into()).unwrap(),
     ];
-    assert_eq!(wire.iter().map(|w| w[0]).collect::<Vec<_>>(), [0xc1, 0x82, 0x81, 0xc1]);
+    assert_eq!(wire.iter().map(|w| w[0]).collect::<Vec<_>>(), [0xc1, 0xc2, 0x81, 0xc1]);
     assert!(wire[3].len() * 3 < wire[0].len(), "{} vs {}", wire[3].len(), wire[0].len());
     assert_eq!(
         receive(&mut client, &wire.concat()),
@@ -749,9 +753,9 @@ fn history_respects_negotiated_window() {
     // zlib-rs inflates with a 32 KiB window whatever it is told, so a
     // reference too far back would go unnoticed by our own peer: check the
     // compressed sizes instead. The history is the last 4 KiB sent, at most
-    // the window: bytes sent before it cannot be matched (the message comes
-    // out about as large as it is, so it is sent uncompressed), bytes at
-    // its end can (zlib matches up to the window less 262 bytes back).
+    // the window: bytes sent before it cannot be matched (noise then comes
+    // out no smaller than it is), bytes at its end can (zlib matches up to
+    // the window less 262 bytes back).
     for bits in 9u8..=15 {
         let history = 4096.min(1usize << bits);
         let offer = format!("; server_max_window_bits={bits}");
@@ -760,9 +764,7 @@ fn history_respects_negotiated_window() {
         let old = noise(300, u64::from(bits));
         let recent = noise(history, 100 + u64::from(bits));
         let first = server.send(BytesMessage::new([old.clone(), recent.clone()].concat()).into()).unwrap();
-        assert_eq!(first[0], 0x82, "bits {bits}: noise does not shrink");
-        // Sent uncompressed, so not in the history: the next message is
-        // compressed and brings both into it.
+        assert_eq!(first[0], 0xc2, "bits {bits}: compressed even though noise does not shrink");
         let mut wire = first;
         let both = [old.clone(), recent.clone(), b"then some text that compresses ".repeat(40)].concat();
         let bytes = server.send(BytesMessage::new(both.clone()).into()).unwrap();
@@ -771,16 +773,16 @@ fn history_respects_negotiated_window() {
         // Now the history ends with the repeated text: `old` and `recent`
         // are gone from it (at 4 KiB and more the text is 1240 bytes, so
         // most of `recent` is still there).
-        let again = server.send(BytesMessage::new(old.clone()).into()).unwrap();
-        assert_eq!(again[0], 0x82, "bits {bits}: matched data before the history");
-        wire.extend(again);
         let tail = b"then some text that compresses ".repeat(4);
         let bytes = server.send(BytesMessage::new(tail.clone()).into()).unwrap();
         assert!(bytes[0] == 0xc2 && bytes.len() < 20, "bits {bits}: history not used: {}", bytes.len());
         wire.extend(bytes);
+        let again = server.send(BytesMessage::new(old.clone()).into()).unwrap();
+        assert!(again[0] == 0xc2 && again.len() >= old.len() + 2, "bits {bits}: matched data before the history");
+        wire.extend(again);
         assert_eq!(
             receive(&mut client, &wire),
-            [Msg::Bytes([old.clone(), recent].concat()), Msg::Bytes(both), Msg::Bytes(old), Msg::Bytes(tail)]
+            [Msg::Bytes([old.clone(), recent].concat()), Msg::Bytes(both), Msg::Bytes(tail), Msg::Bytes(old)]
         );
     }
 }
@@ -826,10 +828,11 @@ fn empty_messages() {
     assert_eq!(server.send(TextMessage::new("").into()).unwrap(), [0xc1, 0x01, 0x00]);
     server.send(TextMessage::new("Hello").into()).unwrap();
     assert_eq!(server.send(BytesMessage::new(Vec::new()).into()).unwrap(), [0xc2, 0x01, 0x00]);
-    // By default: uncompressed, one byte shorter.
+    // By default: the same byte.
     let mut server = server_conn(&pmd(), "");
-    assert_eq!(server.send(TextMessage::new("").into()).unwrap(), [0x81, 0x00]);
-    assert_eq!(server.send(BytesMessage::new(Vec::new()).into()).unwrap(), [0x82, 0x00]);
+    assert_eq!(server.send(TextMessage::new("").into()).unwrap(), [0xc1, 0x01, 0x00]);
+    server.send(TextMessage::new("Hello").into()).unwrap();
+    assert_eq!(server.send(BytesMessage::new(Vec::new()).into()).unwrap(), [0xc2, 0x01, 0x00]);
 
     // Received: 0x00 (zlib), 02 00 (an empty fixed-Huffman block) and an
     // empty payload with RSV1 all mean an empty message, and the shared
@@ -973,9 +976,8 @@ fn round_trips_through_full_handshake() {
         assert_eq!(accepted.len(), 1, "{label}");
         for (i, payload) in sample_payloads().into_iter().enumerate() {
             let bytes = client.send(BytesMessage::new(payload.clone()).into()).unwrap();
-            // Compressed unless it would not shrink: empty, one byte, noise.
-            let shrinks = payload.len() > 1 && !matches!(i, 4 | 8);
-            assert_eq!(bytes[0] & 0x40 != 0, shrinks, "{label}: RSV1 on message {i}");
+            // Every message is compressed, even those that do not shrink.
+            assert_eq!(bytes[0] & 0x40, 0x40, "{label}: RSV1 on message {i}");
             server.receive_data(Some(&bytes)).unwrap();
             assert_eq!(messages(server.events()), [Msg::Bytes(payload.clone())], "{label}: c->s {i}");
             let reply = String::from_utf8_lossy(&payload).into_owned();

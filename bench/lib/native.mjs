@@ -69,11 +69,11 @@ export function nativeReport(results, core = {}) {
     rows,
     tungstenite,
     note:
-      "Native: the core through its public Rust API (`Connection::receive_data` and draining `events()`, or `Connection::send_into`), " +
+      "Native: the core through its public Rust API (`Connection::receive_data` and draining `events()`, or `Connection::send_data` framing the borrowed payload, as the package does), " +
       "criterion's median (benches/frames.rs), release profile. Wasm core: the same code and workload compiled to wasm32 with simd128 " +
       "(bench/wasm-core, same profile), looping inside wasm, timed from Node (median of 5). Package: this run's figure for the same path " +
       "through the JS package, which also pays the boundary: copying each chunk in, copying payloads out, building event objects. " +
       "Ratios are time over native time (1x: as fast as native)." +
-      " Send 64 KiB: both benches copy the payload into a new `Vec` per send (the API takes an owned event), and on this machine a copy between buffers whose addresses agree modulo 4 KiB (power-of-two sizes from the allocator) takes a slow `memmove` path: in the wasm core a 65536-byte `to_vec` ran at 1.6 GB/s, a 60000-byte one at 33 GB/s; that row measures allocator layout more than the core.",
+      " Send used to copy the payload into a new `Vec` per send (an owned event); on this machine a copy between buffers whose addresses agree modulo 4 KiB (power-of-two sizes from the allocator) takes a slow `memmove` path (a 65536-byte `to_vec` in the wasm core ran at 1.6 GB/s, a 60000-byte one at 33 GB/s), which made the 64 KiB row 6.5x. `send_data` borrows the payload: no such copy is left.",
   };
 }

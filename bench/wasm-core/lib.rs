@@ -1,8 +1,8 @@
 //! Exports for bench/run.mjs: the core's receive and send paths run inside
 //! wasm with no JS in the loop (the same work as benches/frames.rs).
 
-use wsproto::events::{BytesMessage, Event};
-use wsproto::{Connection, ConnectionType, SeededRandom};
+use wsproto::events::Event;
+use wsproto::{Connection, ConnectionType, Opcode, SeededRandom};
 
 /// A zeroed buffer of `len` bytes for JS to fill (leaked: one per workload).
 #[no_mangle]
@@ -48,8 +48,8 @@ pub extern "C" fn bench_send(ptr: *const u8, len: usize, count: u32) -> f64 {
     let mut bytes = 0usize;
     for _ in 0..count {
         out.clear();
-        let event = Event::BytesMessage(BytesMessage { data: data.to_vec(), frame_finished: true, message_finished: true });
-        if conn.send_into(event, &mut out).is_err() {
+        // As the package does: framed straight from the borrowed payload.
+        if conn.send_data(Opcode::Binary, data, true, &mut out).is_err() {
             return -1.0;
         }
         bytes += out.len();

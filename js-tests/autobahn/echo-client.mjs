@@ -11,7 +11,7 @@
 import net from "node:net";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { W, deflateSupported, runEcho } from "./peer-common.mjs";
+import { W, deflateOptions, deflateSupported, runEcho } from "./peer-common.mjs";
 
 export const AGENT = "wsproto-js";
 
@@ -25,7 +25,7 @@ export const AGENT = "wsproto-js";
  * kosoku declines compression there and the cases are UNIMPLEMENTED.
  */
 function deflateOffers() {
-  return [new W.PerMessageDeflate(), new W.PerMessageDeflate({ clientNoContextTakeover: true })];
+  return [new W.PerMessageDeflate(deflateOptions()), new W.PerMessageDeflate({ ...deflateOptions(), clientNoContextTakeover: true })];
 }
 
 /** One WebSocket connection to `target`; resolves when its socket closes. */

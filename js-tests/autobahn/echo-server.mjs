@@ -7,7 +7,7 @@
 //
 // or import { startEchoServer } for a server in the current process.
 import net from "node:net";
-import { W, deflateSupported, runEcho } from "./peer-common.mjs";
+import { W, deflateOptions, deflateSupported, runEcho } from "./peer-common.mjs";
 
 export const AGENT = "wsproto-js";
 
@@ -22,7 +22,7 @@ export function startEchoServer({ port = 0, host = "127.0.0.1", deflate = deflat
         const offered = request.extensions.some((e) => /^\s*permessage-deflate\b/i.test(String(e)));
         return new W.AcceptConnection({
           subprotocol: request.subprotocols[0] ?? null,
-          extensions: deflate && offered ? [new W.PerMessageDeflate()] : [],
+          extensions: deflate && offered ? [new W.PerMessageDeflate(deflateOptions())] : [],
           extraHeaders: [["server", AGENT]],
         });
       },

@@ -6,6 +6,15 @@ import * as W from "../../pkg/node.js";
 export { W };
 
 /**
+ * The PerMessageDeflate settings of both echo peers: the package's
+ * defaults, with zlib's level from AUTOBAHN_LEVEL (default 6).
+ */
+export function deflateOptions() {
+  const level = process.env.AUTOBAHN_LEVEL;
+  return level === undefined ? {} : { compressionLevel: Number(level) };
+}
+
+/**
  * Whether this build of the package negotiates permessage-deflate. The
  * package refuses a `PerMessageDeflate` in a Request or AcceptConnection
  * (LocalProtocolError) until compression lands, so the probe runs a whole

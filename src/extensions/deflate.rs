@@ -19,9 +19,9 @@
 //!   no inflation state (Python wsproto's implementation loses track there).
 //! - Header parsing is a single left-to-right scan: linear on any input.
 //! - Under context takeover our compressor only refers back to what the
-//!   peer's window holds: a kept compressor sends every message
-//!   compressed; otherwise the history (the next compressor's dictionary)
-//!   takes only what was sent compressed, at most the negotiated window.
+//!   peer's window holds: the history (the next compressor's dictionary)
+//!   takes only what was sent compressed (not messages under
+//!   `compression_threshold`), at most the negotiated window.
 
 use crate::close::{INTERNAL_ERROR, INVALID_FRAME_PAYLOAD_DATA, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
 use crate::error::ParseFailed;
@@ -116,7 +116,7 @@ const HISTORY: usize = 4 * 1024;
 ///
 /// // The server accepts with its own settings: limit the client's window to
 /// // 10 bits, and keep its compressor between messages (more memory, the
-/// // best ratio, every message compressed).
+/// // best ratio).
 /// let mut ours = PerMessageDeflate::new();
 /// ours.client_max_window_bits = Some(10);
 /// ours.keep_compressor = true;
@@ -134,12 +134,10 @@ const HISTORY: usize = 4 * 1024;
 /// let bytes = server.send(TextMessage::new("Hello").into())?;
 /// assert_eq!(bytes, [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
 ///
-/// // The client, with default settings, sends "Hello" as it is (7 bytes
-/// // would carry these 5), and compresses what shrinks.
+/// // The client, with default settings, compresses each message with a new
+/// // compressor primed with what it sent before.
 /// let bytes = client.send(TextMessage::new("Hello").into())?;
-/// assert_eq!(bytes[..2], [0x81, 0x85]); // FIN + text, RSV1 clear; masked, 5 bytes
-/// let bytes = client.send(TextMessage::new("Hello, hello, hello, hello!").into())?;
-/// assert_eq!(bytes[0], 0xc1);
+/// assert_eq!(bytes[..2], [0xc1, 0x87]); // FIN + RSV1 + text; masked, 7 bytes
 /// # Ok::<(), wsproto::Error>(())
 /// ```
 pub struct PerMessageDeflate {
@@ -160,8 +158,7 @@ pub struct PerMessageDeflate {
     /// Default 0: every message is compressed, as in wsproto and
     /// `websockets`, which also keeps the shared window fed with every
     /// message under context takeover (`ws` uses 1024 to save CPU on small
-    /// messages); unless `keep_compressor` is set, one that does not shrink
-    /// is then sent as it is. It applies to messages sent whole; one sent in
+    /// messages). It applies to messages sent whole; one sent in
     /// fragments is always compressed, its size being unknown when the
     /// first fragment goes out.
     pub compression_threshold: usize,
@@ -173,13 +170,11 @@ pub struct PerMessageDeflate {
     /// takeover. Default `false`: the compressor (~270 KiB in zlib-rs,
     /// whatever the window) is freed after each message and the next one is
     /// primed with the last 4 KiB sent, so context takeover still works (the
-    /// negotiation is unchanged) for 4 KiB per connection; a message that
-    /// does not shrink is then sent uncompressed (RSV1 clear). `true`: the
+    /// negotiation is unchanged) for 4 KiB per connection. `true`: the
     /// whole window (up to 32 KiB) serves as context, about 10% fewer bytes
     /// on streams of small similar messages and half the CPU per small
     /// message (not for large ones: 16 KiB JSON documents compress 1.5x
-    /// slower against a full window), for ~270 KiB per connection; every
-    /// message is compressed. Either way nothing changes on the wire but
+    /// slower against a full window), for ~270 KiB per connection. Either way nothing changes on the wire but
     /// the bytes: this concerns our own compressor only.
     pub keep_compressor: bool,
     negotiated: Option<Negotiated>,
@@ -592,15 +587,12 @@ impl Extension for PerMessageDeflate {
                 if !compress {
                     return (rsv, data);
                 }
+                // Every message is sent compressed, even one that does not
+                // shrink (as wsproto, ws and websockets do): RFC 7692
+                // section 6 would allow it to go as it is, but some peers
+                // mishandle an uncompressed message once deflate is agreed
+                // (kosoku 0.1.0 fails Autobahn cases 12-13 on one).
                 let out = self.deflate(negotiated, &data, fin);
-                // A whole message that did not shrink goes as it is (RFC
-                // 7692 section 6), its compressor already freed, and stays
-                // out of the history: the peer does not inflate it either.
-                // A kept compressor has taken it into its window, which
-                // must stay the peer's: then it is sent compressed.
-                if fin && out.len() >= data.len() && !self.keeps_compressor(negotiated) {
-                    return (rsv, data);
-                }
                 self.remember(negotiated, &data);
                 (Rsv { rsv1: true, ..rsv }, out)
             }

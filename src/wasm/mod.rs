@@ -12,16 +12,28 @@
 //! - **Input.** JS copies a received chunk into the input buffer
 //!   (`CTL_INPUT_PTR`, capacity `CTL_INPUT_CAP`; [`WasmConn::reserve_input`]
 //!   grows it) and calls [`WasmConn::receive`] with its length.
-//! - **Events.** Each call that can produce events drains the core's queue
-//!   into a record table: `REC_WORDS` words per event (kind, flags, code,
-//!   pointer, length). The pointer is absolute: message payloads are not
-//!   copied into an arena but stay in the event's own `Vec`/`String`, which
-//!   this object holds until the next call. Handshake events (rare) are
-//!   serialised into a blob (see "Blobs" below) held the same way.
+//! - **Events.** Each call that can produce events fills a record table:
+//!   `REC_WORDS` words per event: `kind | flags << 8 | code << 16` (a
+//!   code is a close or HTTP status code, at most 16 bits), pointer,
+//!   length. The pointer is absolute. (12 bytes per event: a flood of
+//!   empty frames parsed in one call costs at most 6 times its input.) Once the handshake is done, received frames go
+//!   straight from the protocol into the table ([`Table`] is its sink): a
+//!   payload is unmasked in place in the input buffer and its record points
+//!   there, so a data frame costs no allocation; only pieces that had to be
+//!   assembled (inflated, or text joined across a cut code point) are owned
+//!   buffers, held until the next call like control events' payloads.
+//!   Handshake events (rare) are serialised into a blob (see "Blobs" below)
+//!   held the same way.
 //! - **Sending.** JS writes a payload (or a blob) into the scratch buffer
 //!   (`CTL_SCRATCH_PTR`/`CTL_SCRATCH_CAP`; [`WasmConn::reserve_scratch`]) and
 //!   calls one `send_*` method; the frame bytes are published as
-//!   `CTL_OUT_PTR`/`CTL_OUT_LEN` for JS to `slice()`.
+//!   `CTL_OUT_PTR`/`CTL_OUT_LEN` for JS to `slice()`. A `send_data` payload
+//!   starts `SEND_AT` bytes in, so that a message's frame is built in place:
+//!   header just before the payload, payload masked where it is, and the
+//!   published frame lies in scratch (no output buffer, no copy).
+//! - **Large buffers.** Input, scratch and output grown past `KEEP_BYTES`
+//!   are given back by [`WasmConn::release`], which JS calls once it has
+//!   copied a large result out (records may point into the input).
 //! - **Errors.** No method panics on any argument or call order: failures set
 //!   `CTL_STATUS` (`STATUS_LOCAL` / `STATUS_REMOTE`) and publish the message;
 //!   a remote error's `event_hint` is one extra record after the events.
@@ -52,6 +64,7 @@
 // need a newer toolchain than the crate's MSRV anyway).
 #![allow(unreachable_pub, missing_docs, clippy::incompatible_msrv)]
 
+use std::borrow::Cow;
 use wasm_bindgen::prelude::*;
 
 use crate::events::{
@@ -59,9 +72,11 @@ use crate::events::{
     RejectData, Request, TextMessage,
 };
 use crate::extensions::{Extension, PerMessageDeflate};
+use crate::frame::encode::MAX_HEADER;
+use crate::protocol::{Piece, Sink};
 use crate::{
-    Config, Connection, ConnectionState, ConnectionType, Error, LocalProtocolError, SeededRandom,
-    WSConnection,
+    Config, Connection, ConnectionState, ConnectionType, Error, LocalProtocolError, Opcode,
+    SeededRandom, WSConnection,
 };
 
 // ---- the control block ------------------------------------------------------
@@ -85,8 +100,11 @@ const STATUS_OK: u32 = 0;
 const STATUS_LOCAL: u32 = 1;
 const STATUS_REMOTE: u32 = 2;
 
-/// Words per event record: kind, flags, code, pointer, length.
-const REC_WORDS: usize = 5;
+/// Words per event record: kind/flags/code, pointer, length.
+const REC_WORDS: usize = 3;
+/// Where flags and code sit in a record's first word.
+const REC_FLAGS_SHIFT: u32 = 8;
+const REC_CODE_SHIFT: u32 = 16;
 
 // Event kinds (records and send_* arguments).
 const KIND_REQUEST: u32 = 1;
@@ -115,6 +133,10 @@ const DEFLATE_SERVER_NO_CONTEXT_TAKEOVER: u32 = 2;
 const DEFLATE_KEEP_COMPRESSOR: u32 = 4;
 /// What a window-bits word holds when the value is not set.
 const BITS_UNSET: u32 = 0;
+
+/// Where `send_data` payloads start in scratch: room for the longest frame
+/// header, so that a frame can be built in place.
+const SEND_AT: usize = MAX_HEADER;
 
 /// Buffers larger than this are given back to the allocator after the call
 /// that needed them, so one large message does not pin memory per connection.
@@ -157,6 +179,125 @@ impl Engine {
             Engine::Frames(c) => c.apply_received_close(),
         }
     }
+    /// The frame-level connection, once there is one.
+    fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match self {
+            Engine::Handshake(c) => c.connection_mut(),
+            Engine::Frames(c) => Some(c),
+        }
+    }
+}
+
+/// The record table of one call, and what its records point into.
+#[derive(Default)]
+struct Table {
+    records: Vec<u32>,
+    /// Events whose payloads records point into.
+    held: Vec<Event>,
+    /// Owned payloads (message pieces that were assembled, handshake blobs).
+    owned: Vec<Vec<u8>>,
+}
+
+impl Table {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.held.clear();
+        self.owned.clear();
+        if self.records.capacity() * 4 > KEEP_BYTES {
+            self.records = Vec::new();
+        }
+    }
+
+    fn count(&self) -> u32 {
+        (self.records.len() / REC_WORDS) as u32
+    }
+
+    fn push(&mut self, kind: u32, flags: u32, code: u32, ptr: *const u8, len: usize) {
+        // Codes are u16 (close codes, HTTP statuses): nothing is lost.
+        let meta = kind | flags << REC_FLAGS_SHIFT | code << REC_CODE_SHIFT;
+        if self.records.capacity() - self.records.len() < REC_WORDS {
+            // Growing by half rather than doubling lets the allocator reuse
+            // the blocks given up before (doubling never fits in them): a
+            // flood of tiny frames in one call then costs about 1.5 times
+            // the table, not 3 times.
+            let more = (self.records.capacity() / 2).max(4 * REC_WORDS);
+            self.records.reserve_exact(more);
+        }
+        self.records.extend_from_slice(&[meta, ptr as u32, len as u32]);
+    }
+
+    /// Keeps `bytes` until the next call; returns where they are (a `Vec`'s
+    /// heap buffer does not move when the `Vec` does).
+    fn hold_bytes(&mut self, bytes: Vec<u8>) -> (*const u8, usize) {
+        let at = (bytes.as_ptr(), bytes.len());
+        self.owned.push(bytes);
+        at
+    }
+
+    /// Marks the last record as the received close (see `FLAG_CLOSE_RECEIVED`).
+    fn mark_close(&mut self) {
+        if let Some(meta) = self.records.len().checked_sub(REC_WORDS) {
+            self.records[meta] |= FLAG_CLOSE_RECEIVED << REC_FLAGS_SHIFT;
+        }
+    }
+}
+
+impl Sink for Table {
+    /// A borrowed piece lies in the input buffer, which JS reads (decodes
+    /// or copies) before its next call: the record can point at it.
+    fn message(&mut self, piece: Piece<'_>, frame_finished: bool, message_finished: bool) {
+        let (kind, bytes) = match piece {
+            Piece::Bytes(b) => (KIND_BYTES, b),
+            Piece::Text(Cow::Borrowed(t)) => (KIND_TEXT, Cow::Borrowed(t.as_bytes())),
+            Piece::Text(Cow::Owned(t)) => (KIND_TEXT, Cow::Owned(t.into_bytes())),
+        };
+        let (ptr, len) = match bytes {
+            Cow::Borrowed(b) => (b.as_ptr(), b.len()),
+            Cow::Owned(v) => self.hold_bytes(v),
+        };
+        self.push(kind, msg_flags(frame_finished, message_finished), 0, ptr, len);
+    }
+
+    /// Events whose bytes are a field of their own: the record points there
+    /// and the event is held. Handshake events never reach here (they need
+    /// a blob: [`WasmConn::record`]).
+    fn event(&mut self, event: Event) {
+        let (kind, flags, code, ptr, len) = match &event {
+            Event::TextMessage(m) => (
+                KIND_TEXT,
+                msg_flags(m.frame_finished, m.message_finished),
+                0,
+                m.data.as_ptr(),
+                m.data.len(),
+            ),
+            Event::BytesMessage(m) => (
+                KIND_BYTES,
+                msg_flags(m.frame_finished, m.message_finished),
+                0,
+                m.data.as_ptr(),
+                m.data.len(),
+            ),
+            Event::Ping(p) => (KIND_PING, 0, 0, p.payload.as_ptr(), p.payload.len()),
+            Event::Pong(p) => (KIND_PONG, 0, 0, p.payload.as_ptr(), p.payload.len()),
+            Event::CloseConnection(c) => (
+                KIND_CLOSE,
+                0,
+                u32::from(c.code),
+                c.reason.as_ptr(),
+                c.reason.len(),
+            ),
+            Event::RejectData(d) => (
+                KIND_REJECT_DATA,
+                body_flag(d.body_finished),
+                0,
+                d.data.as_ptr(),
+                d.data.len(),
+            ),
+            Event::Request(_) | Event::AcceptConnection(_) | Event::RejectConnection(_) => return,
+        };
+        self.push(kind, flags, code, ptr, len);
+        self.held.push(event);
+    }
 }
 
 /// One connection, as seen by `api.js`.
@@ -165,14 +306,13 @@ pub struct WasmConn {
     engine: Engine,
     /// Boxed so that its address is stable for the object's lifetime.
     ctl: Box<[u32; CTL_LEN]>,
-    records: Vec<u32>,
-    /// Events (and handshake blobs) whose bytes the records point into;
-    /// dropped at the start of the next call.
-    held: Vec<Event>,
-    blobs: Vec<Vec<u8>>,
+    /// The last call's events; emptied at the start of the next call.
+    table: Table,
     input: Vec<u8>,
     scratch: Vec<u8>,
     out: Vec<u8>,
+    /// The last send's frame when it was framed in scratch: its range.
+    out_in_scratch: Option<(usize, usize)>,
     error: String,
     /// Client: the permessage-deflate configurations the request offered,
     /// to describe what the server's answer negotiated.
@@ -246,12 +386,11 @@ impl WasmConn {
         let mut conn = WasmConn {
             engine,
             ctl: Box::new([0; CTL_LEN]),
-            records: Vec::new(),
-            held: Vec::new(),
-            blobs: Vec::new(),
+            table: Table::default(),
             input: Vec::new(),
             scratch: Vec::new(),
             out: Vec::new(),
+            out_in_scratch: None,
             error: String::new(),
             offered: Vec::new(),
             close_owed: false,
@@ -291,12 +430,21 @@ impl WasmConn {
     /// publishes the events it produced.
     pub fn receive(&mut self, len: u32) -> u32 {
         self.begin();
-        let len = len as usize;
-        let result = match self.input.get(..len) {
-            Some(data) => self.engine.receive_data(Some(data)),
-            None => Err(Error::Local(LocalProtocolError::new(
+        // Anything already queued comes first (the protocol then writes
+        // into the table, after it).
+        self.drain();
+        let result = match (self.input.get_mut(..len as usize), self.engine.connection_mut()) {
+            (None, _) => Err(Error::Local(LocalProtocolError::new(
                 "input length exceeds the input buffer",
             ))),
+            // After the handshake: straight into the table, no event queue.
+            (Some(data), Some(conn)) => conn.receive_in_place(data, &mut self.table).map(|closed| {
+                if closed {
+                    self.table.mark_close();
+                    self.close_owed = true;
+                }
+            }),
+            (Some(data), None) => self.engine.receive_data(Some(data)),
         };
         self.finish_receive(result)
     }
@@ -321,6 +469,26 @@ impl WasmConn {
         state
     }
 
+    /// Drops the last call's records and what they point into, and gives
+    /// back buffers grown past `KEEP_BYTES`: JS calls it once it has copied
+    /// out a large result, so that one large message does not pin memory
+    /// until the connection's next call.
+    pub fn release(&mut self) {
+        // The table's own memory too: left behind a freed large buffer, it
+        // would split the free space a later large buffer needs.
+        self.table = Table::default();
+        self.ctl[CTL_COUNT] = 0;
+        self.out = Vec::new();
+        self.out_in_scratch = None;
+        if self.scratch.len() > KEEP_BYTES {
+            self.scratch = Vec::new();
+        }
+        if self.input.len() > KEEP_BYTES {
+            self.input = Vec::new();
+        }
+        self.publish();
+    }
+
     /// Publishes any queued events (used once after construction).
     pub fn drain_events(&mut self) -> u32 {
         self.begin();
@@ -330,42 +498,63 @@ impl WasmConn {
     }
 
     /// Sends a message piece, ping, pong or reject body piece whose payload
-    /// is the first `len` bytes of scratch. `finished` is
-    /// `message_finished` (messages) or `body_finished` (RejectData).
+    /// is the `len` bytes of scratch after `SEND_AT` (room for a header).
+    /// `finished` is `message_finished` (messages) or `body_finished`
+    /// (RejectData).
     pub fn send_data(&mut self, kind: u32, len: u32, finished: bool) -> u32 {
         self.begin();
-        let event = match self.scratch.get(..len as usize) {
-            None => Err(LocalProtocolError::new(
+        let end = SEND_AT + len as usize;
+        if end > self.scratch.len() {
+            return self.finish_send(Err(LocalProtocolError::new(
                 "payload length exceeds the scratch buffer",
-            )),
-            Some(bytes) => match kind {
-                KIND_TEXT => match String::from_utf8(bytes.to_vec()) {
-                    Ok(data) => Ok(Event::TextMessage(TextMessage {
-                        data,
-                        frame_finished: true,
-                        message_finished: finished,
-                    })),
-                    Err(_) => Err(LocalProtocolError::new("text payload is not valid UTF-8")),
-                },
-                KIND_BYTES => Ok(Event::BytesMessage(BytesMessage {
-                    data: bytes.to_vec(),
+            )));
+        }
+        // Messages once the handshake is done: framed where they are (the
+        // output is the frame in scratch), or into `out` with extensions.
+        let opcode = match kind {
+            KIND_TEXT => Some(Opcode::Text),
+            KIND_BYTES => Some(Opcode::Binary),
+            _ => None,
+        };
+        if let (Some(opcode), Some(conn)) = (opcode, self.engine.connection_mut()) {
+            let result = match conn.send_data_in_place(opcode, &mut self.scratch[..end], finished) {
+                Ok(Some(start)) => {
+                    self.out_in_scratch = Some((start, end));
+                    Ok(())
+                }
+                Ok(None) => conn.send_data(opcode, &self.scratch[SEND_AT..end], finished, &mut self.out),
+                Err(e) => Err(e),
+            };
+            return self.finish_sent(result);
+        }
+        let bytes = &self.scratch[SEND_AT..end];
+        let event = match kind {
+            KIND_TEXT => match String::from_utf8(bytes.to_vec()) {
+                Ok(data) => Ok(Event::TextMessage(TextMessage {
+                    data,
                     frame_finished: true,
                     message_finished: finished,
                 })),
-                KIND_PING => Ok(Event::Ping(Ping {
-                    payload: bytes.to_vec(),
-                })),
-                KIND_PONG => Ok(Event::Pong(Pong {
-                    payload: bytes.to_vec(),
-                })),
-                KIND_REJECT_DATA => Ok(Event::RejectData(RejectData {
-                    data: bytes.to_vec(),
-                    body_finished: finished,
-                })),
-                _ => Err(LocalProtocolError::new(format!(
-                    "unknown event kind {kind}"
-                ))),
+                Err(_) => Err(LocalProtocolError::new("text payload is not valid UTF-8")),
             },
+            KIND_BYTES => Ok(Event::BytesMessage(BytesMessage {
+                data: bytes.to_vec(),
+                frame_finished: true,
+                message_finished: finished,
+            })),
+            KIND_PING => Ok(Event::Ping(Ping {
+                payload: bytes.to_vec(),
+            })),
+            KIND_PONG => Ok(Event::Pong(Pong {
+                payload: bytes.to_vec(),
+            })),
+            KIND_REJECT_DATA => Ok(Event::RejectData(RejectData {
+                data: bytes.to_vec(),
+                body_finished: finished,
+            })),
+            _ => Err(LocalProtocolError::new(format!(
+                "unknown event kind {kind}"
+            ))),
         };
         self.finish_send(event)
     }
@@ -440,16 +629,12 @@ impl WasmConn {
     /// Starts a call: the previous call's events and output are no longer
     /// needed (JS decoded and copied them before returning to the user).
     fn begin(&mut self) {
-        self.records.clear();
-        self.held.clear();
-        self.blobs.clear();
+        self.table.clear();
         self.out.clear();
+        self.out_in_scratch = None;
         // What `shrink` could not give back while JS was reading it.
         if self.out.capacity() > KEEP_BYTES {
             self.out = Vec::new();
-        }
-        if self.records.capacity() * 4 > KEEP_BYTES {
-            self.records = Vec::new();
         }
         self.error.clear();
         self.ctl[CTL_STATUS] = STATUS_OK;
@@ -482,6 +667,10 @@ impl WasmConn {
 
     fn finish_send(&mut self, event: Result<Event, LocalProtocolError>) -> u32 {
         let result = event.and_then(|e| self.engine.send_into(e, &mut self.out));
+        self.finish_sent(result)
+    }
+
+    fn finish_sent(&mut self, result: Result<(), LocalProtocolError>) -> u32 {
         let status = match result {
             Ok(()) => STATUS_OK,
             Err(e) => {
@@ -496,53 +685,22 @@ impl WasmConn {
         status
     }
 
+    /// Records the events queued in the core, after those already in the
+    /// table, and publishes the count.
     fn drain(&mut self) {
-        let mut count = 0;
         while let Some((event, received_close)) = self.engine.take_event() {
             self.record(event);
             if received_close {
                 self.close_owed = true;
-                let flags = self.records.len() - REC_WORDS + 1;
-                self.records[flags] |= FLAG_CLOSE_RECEIVED;
+                self.table.mark_close();
             }
-            count += 1;
         }
-        self.ctl[CTL_COUNT] = count;
+        self.ctl[CTL_COUNT] = self.table.count();
     }
 
-    /// Appends one record for `event` and keeps the event's bytes alive.
+    /// Appends one record for `event` and keeps the bytes it points to.
     fn record(&mut self, event: Event) {
-        let (kind, flags, code, ptr, len) = match &event {
-            Event::TextMessage(m) => (
-                KIND_TEXT,
-                msg_flags(m.frame_finished, m.message_finished),
-                0,
-                m.data.as_ptr(),
-                m.data.len(),
-            ),
-            Event::BytesMessage(m) => (
-                KIND_BYTES,
-                msg_flags(m.frame_finished, m.message_finished),
-                0,
-                m.data.as_ptr(),
-                m.data.len(),
-            ),
-            Event::Ping(p) => (KIND_PING, 0, 0, p.payload.as_ptr(), p.payload.len()),
-            Event::Pong(p) => (KIND_PONG, 0, 0, p.payload.as_ptr(), p.payload.len()),
-            Event::CloseConnection(c) => (
-                KIND_CLOSE,
-                0,
-                u32::from(c.code),
-                c.reason.as_ptr(),
-                c.reason.len(),
-            ),
-            Event::RejectData(d) => (
-                KIND_REJECT_DATA,
-                body_flag(d.body_finished),
-                0,
-                d.data.as_ptr(),
-                d.data.len(),
-            ),
+        let (kind, flags, code, blob) = match &event {
             Event::Request(r) => {
                 let mut w = Writer::default();
                 w.string(&r.host);
@@ -552,8 +710,7 @@ impl WasmConn {
                 // Received requests carry no handlers: offers are strings.
                 w.u32(0);
                 w.headers(&r.extra_headers);
-                let (ptr, len) = self.hold_blob(w.0);
-                (KIND_REQUEST, 0, 0, ptr, len)
+                (KIND_REQUEST, 0, 0, w.0)
             }
             Event::AcceptConnection(a) => {
                 let mut w = Writer::default();
@@ -565,41 +722,30 @@ impl WasmConn {
                     w.handler(h);
                 }
                 w.headers(&a.extra_headers);
-                let (ptr, len) = self.hold_blob(w.0);
-                (KIND_ACCEPT, 0, 0, ptr, len)
+                (KIND_ACCEPT, 0, 0, w.0)
             }
             Event::RejectConnection(r) => {
                 let mut w = Writer::default();
                 w.headers(&r.headers);
-                let (ptr, len) = self.hold_blob(w.0);
-                (
-                    KIND_REJECT,
-                    body_flag(r.has_body),
-                    u32::from(r.status_code),
-                    ptr,
-                    len,
-                )
+                (KIND_REJECT, body_flag(r.has_body), u32::from(r.status_code), w.0)
             }
+            _ => return self.table.event(event),
         };
-        // The heap buffer `ptr` points into does not move when `event` does.
-        let record: [u32; REC_WORDS] = [kind, flags, code, ptr as u32, len as u32];
-        self.records.extend_from_slice(&record);
-        self.held.push(event);
-    }
-
-    fn hold_blob(&mut self, blob: Vec<u8>) -> (*const u8, usize) {
-        let out = (blob.as_ptr(), blob.len());
-        self.blobs.push(blob);
-        out
+        let (ptr, len) = self.table.hold_bytes(blob);
+        self.table.push(kind, flags, code, ptr, len);
     }
 
     fn publish(&mut self) {
         let ctl = &mut self.ctl;
-        ctl[CTL_RECORDS] = self.records.as_ptr() as u32;
+        ctl[CTL_RECORDS] = self.table.records.as_ptr() as u32;
         ctl[CTL_ERR_PTR] = self.error.as_ptr() as u32;
         ctl[CTL_ERR_LEN] = self.error.len() as u32;
-        ctl[CTL_OUT_PTR] = self.out.as_ptr() as u32;
-        ctl[CTL_OUT_LEN] = self.out.len() as u32;
+        let out = match self.out_in_scratch {
+            Some((start, end)) => &self.scratch[start..end],
+            None => &self.out[..],
+        };
+        ctl[CTL_OUT_PTR] = out.as_ptr() as u32;
+        ctl[CTL_OUT_LEN] = out.len() as u32;
         ctl[CTL_INPUT_PTR] = self.input.as_ptr() as u32;
         ctl[CTL_INPUT_CAP] = self.input.len() as u32;
         ctl[CTL_SCRATCH_PTR] = self.scratch.as_ptr() as u32;
@@ -607,21 +753,16 @@ impl WasmConn {
         ctl[CTL_STATE] = state_code(self.engine.state());
     }
 
-    /// Gives back buffers grown past `KEEP_BYTES`. The output and the held
-    /// events are still needed by JS: they go at the next `begin()`.
+    /// Gives back the scratch buffer if it grew past `KEEP_BYTES`. The
+    /// input (records point into it), the output and the table are still
+    /// needed by JS: they go at [`WasmConn::release`] or the next `begin()`.
     fn shrink(&mut self) {
-        let mut changed = false;
-        for buf in [&mut self.input, &mut self.scratch] {
-            if buf.len() > KEEP_BYTES {
-                *buf = Vec::new();
-                changed = true;
-            }
+        if self.scratch.len() > KEEP_BYTES && self.out_in_scratch.is_none() {
+            self.scratch = Vec::new();
+            self.publish();
         }
         if self.out.capacity() > KEEP_BYTES && self.out.is_empty() {
             self.out = Vec::new();
-        }
-        if changed {
-            self.publish();
         }
     }
 }
