@@ -7,9 +7,10 @@
 //     UTF-16 code units of a text one). Text is delivered as a JS string by
 //     every library: ws hands a validated Buffer to its 'message' listener,
 //     so its adapter calls toString() as an application would.
-//   sender({ text, deflate, fragments }) -> pass(payloads) -> { messages, bytes }
+//   sender({ text, deflate, fragments, keepCompressor }) -> pass(payloads) -> { messages, bytes }
 //     A fresh client-side framer frames (and masks) each payload; `bytes`
-//     counts the frame bytes produced.
+//     counts the frame bytes produced. `keepCompressor` is wsproto's option
+//     of that name (ws always keeps its compressor; the others ignore it).
 //
 // A pass may return a promise (ws's permessage-deflate is asynchronous).
 // `null` from a factory means the library cannot do that row.
@@ -64,13 +65,17 @@ function makeOurs(mod, name) {
         return { messages, events, units };
       };
     },
-    sender({ text, deflate, fragments }) {
+    sender({ text, deflate, fragments, keepCompressor }) {
       if (deflate && !deflateOk) return null;
       const Kind = text ? TextMessage : BytesMessage;
+      // keepCompressor: the compressor (and its 32 KiB window) kept between
+      // messages instead of the default fresh one primed with the last
+      // 4 KiB sent (the option is passed only when asked, for older builds).
+      const deflateOpts = keepCompressor ? { keepCompressor: true } : undefined;
       return (payloads) => {
         const conn = new Connection(
           ConnectionType.CLIENT,
-          deflate ? { extensions: [new PerMessageDeflate()] } : undefined,
+          deflate ? { extensions: [new PerMessageDeflate(deflateOpts)] } : undefined,
         );
         let bytes = 0;
         for (let i = 0; i < payloads.length; i++) {

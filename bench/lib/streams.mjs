@@ -147,3 +147,14 @@ export function chunksOf(stream, size) {
   for (let at = 0; at < stream.length; at += size) out.push(stream.subarray(at, Math.min(at + size, stream.length)));
   return out;
 }
+
+// `n` distinct JSON-like documents of exactly `size` bytes (as strings):
+// the same structure, values from different seeds. The permessage-deflate
+// rows cycle through them so that each message carries new content (see
+// jsonStream in bench/run.mjs).
+export function jsonPool(size, n = 64) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(textOf(payload("ascii", size, 0x1000 + 7919 * i)));
+  if (new Set(out).size !== n && size >= 64) throw new Error(`jsonPool: ${n} documents of ${size} bytes are not distinct`);
+  return out;
+}
