@@ -321,7 +321,8 @@ impl WSConnection {
                 self.body = None;
                 return Ok(());
             }
-            if bytes.is_empty() || chunk.consumed == 0 {
+            // A failure after some chunks: those go out first, then the error.
+            if (bytes.is_empty() && !reader.failed()) || chunk.consumed == 0 {
                 return Ok(());
             }
         }

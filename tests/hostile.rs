@@ -1045,8 +1045,10 @@ fn body_errors_are_sticky() {
         headers: vec![(b"transfer-encoding".to_vec(), b"chunked".to_vec())],
         has_body: true,
     });
-    // Body bytes decoded in the read that fails are dropped with it.
-    assert_eq!(events, vec![reject.clone()]);
+    // Body bytes decoded in the read that fails come before the failure,
+    // as in wsproto.
+    let data = Event::RejectData(RejectData { data: b"abc".to_vec(), body_finished: false });
+    assert_eq!(events, vec![reject.clone(), data.clone()]);
     assert_eq!(feed(&mut client, b"\r\n0\r\n\r\n"), (result.clone(), vec![]));
     assert_eq!(client.state(), ConnectionState::Rejecting);
     client.receive_data(None).unwrap();
@@ -1055,9 +1057,15 @@ fn body_errors_are_sticky() {
     let mut client = client_with(Config::default(), &[]);
     let (ok, events) = feed(&mut client, &head[..head.len() - 2]);
     ok.unwrap();
-    let data = Event::RejectData(RejectData { data: b"abc".to_vec(), body_finished: false });
+    assert_eq!(events, vec![reject.clone(), data]);
+    assert_eq!(feed(&mut client, b"XX"), (result.clone(), vec![]));
+    // Several good chunks, then a bad one, in one read: all of them first.
+    let mut client = client_with(Config::default(), &[]);
+    let (failed, events) = feed(&mut client, b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\nworld!\r\nZZ\r\n");
+    assert!(failed.is_err());
+    // (One RejectData per read, where wsproto gives one per chunk.)
+    let data = Event::RejectData(RejectData { data: b"helloworld!".to_vec(), body_finished: false });
     assert_eq!(events, vec![reject, data]);
-    assert_eq!(feed(&mut client, b"XX"), (result, vec![]));
 }
 
 #[test]

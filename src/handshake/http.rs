@@ -204,7 +204,13 @@ impl BodyReader {
                     Ok(progress) => progress,
                     Err(error) => {
                         self.state = BodyState::Failed(error.clone());
-                        return Err(error);
+                        if chunk.data.is_empty() {
+                            return Err(error);
+                        }
+                        // The chunks decoded before the bad one are delivered
+                        // first (as wsproto does); the next push fails.
+                        chunk.consumed = data.len();
+                        return Ok(chunk);
                     }
                 };
                 chunk.consumed = consumed;
@@ -215,6 +221,11 @@ impl BodyReader {
         }
         chunk.finished = self.state == BodyState::Done;
         Ok(chunk)
+    }
+
+    /// Whether the body failed: the next `push` returns the error.
+    pub(crate) fn failed(&self) -> bool {
+        matches!(self.state, BodyState::Failed(_))
     }
 
     /// The connection closed: returns whether that legitimately ends the body
@@ -470,6 +481,10 @@ mod tests {
             body.extend_from_slice(&c.data);
             unconsumed += part.len() - c.consumed;
             finished = c.finished;
+            if r.failed() {
+                // Data decoded before a failure came first: now the error.
+                r.push(&[])?;
+            }
         }
         Ok((body, finished, unconsumed))
     }
