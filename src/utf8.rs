@@ -113,6 +113,77 @@ impl Utf8Stream {
     }
 }
 
+/// Whether `text` is all ASCII. In wasm, 16 bytes at a time with SIMD:
+/// `str::is_ascii` goes 4 bytes at a time there (and a plain OR loop is
+/// not vectorised), which cost more than decoding the text in JS.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) fn is_ascii(text: &str) -> bool {
+    use core::arch::wasm32::{u8x16_bitmask, v128, v128_load, v128_or};
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 64 <= b.len() {
+        // SAFETY: the 64 bytes at `i` are in `b`; v128_load takes any
+        // alignment.
+        let acc = unsafe {
+            let p = b.as_ptr().add(i).cast::<v128>();
+            v128_or(
+                v128_or(v128_load(p), v128_load(p.add(1))),
+                v128_or(v128_load(p.add(2)), v128_load(p.add(3))),
+            )
+        };
+        if u8x16_bitmask(acc) != 0 {
+            return false;
+        }
+        i += 64;
+    }
+    while i + 16 <= b.len() {
+        // SAFETY: as above, 16 bytes.
+        if u8x16_bitmask(unsafe { v128_load(b.as_ptr().add(i).cast::<v128>()) }) != 0 {
+            return false;
+        }
+        i += 16;
+    }
+    b[i..].is_ascii()
+}
+
+/// Whether `text` is all ASCII.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[allow(dead_code)]
+pub(crate) fn is_ascii(text: &str) -> bool {
+    text.is_ascii()
+}
+
+/// Appends `text` as UTF-16 code units to `out`. For the wasm binding:
+/// JS turns UTF-16 into a string several times faster than it decodes
+/// multi-byte UTF-8 (measured in Node 20: 1 GB/s and more against 0.25).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn push_utf16(text: &str, out: &mut Vec<u16>) {
+    // Never more UTF-16 units than UTF-8 bytes (4 bytes make 2 units).
+    out.reserve(text.len());
+    let start = out.len();
+    // Measured natively on multi-byte text: a third faster than
+    // `extend(text.encode_utf16())` or a hand-written UTF-8 decoder.
+    // SAFETY: at most `text.len()` units are written, into reserved space;
+    // the length is set to what was written.
+    unsafe {
+        let base = out.as_mut_ptr().add(start);
+        let mut at = base;
+        for c in text.chars() {
+            let c = c as u32;
+            if c < 0x1_0000 {
+                *at = c as u16;
+                at = at.add(1);
+            } else {
+                let v = c - 0x1_0000;
+                *at = 0xD800 | (v >> 10) as u16;
+                *at.add(1) = 0xDC00 | (v & 0x3FF) as u16;
+                at = at.add(2);
+            }
+        }
+        out.set_len(start + at.offset_from(base) as usize);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +251,23 @@ mod tests {
         // Truncated at message end, even when split.
         assert_eq!(feed(&[b"\xE2\x82", b""]).unwrap_err().code, 1007);
         assert_eq!(feed(&[b"\xE2", b"\x82"]).unwrap_err().code, 1007);
+    }
+
+    #[test]
+    fn utf16_matches_encode_utf16() {
+        let mut out = vec![7u16];
+        let mut want = vec![7u16];
+        for text in ["", "a", "abcdefgh", "abcdefghi", "héllo wörld, ça va? Привет мир — 你好，世界 😀👍 ", "😀", "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}", "12345678é12345678😀abc"] {
+            for i in 0..text.len() {
+                if !text.is_char_boundary(i) {
+                    continue;
+                }
+                let t = &text[i..];
+                push_utf16(t, &mut out);
+                want.extend(t.encode_utf16());
+                assert_eq!(out, want, "{t:?}");
+                assert_eq!(is_ascii(t), t.is_ascii());
+            }
+        }
     }
 }

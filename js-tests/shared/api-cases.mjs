@@ -629,3 +629,139 @@ test("random call sequences and random bytes never trap the wasm instance", (W) 
   server.receiveData(client.send(new W.TextMessage({ data: "still alive" })));
   assert.equal([...server.events()][0].data, "still alive");
 });
+
+// Text decoding (pkg-template/api.js decodeText): ASCII pieces decoded
+// together with their neighbours and sliced, multi-byte pieces through
+// UTF-16. Every text must come out exactly as sent.
+{
+  const texts = [
+    "",
+    "a",
+    "hello",
+    '{"id":1,"user":"user42","tags":["alpha","beta"]}',
+    "héllo wörld, ça va? Привет мир — 你好，世界 😀👍 ",
+    "\uFEFFstarts with a BOM",
+    "\uFEFF",
+    "ends with 😀",
+    "😀",
+    "\u007f\u0080\u07ff\u0800\uffff\u{10000}\u{10ffff}",
+    "x".repeat(300),
+    "é".repeat(200) + "ascii tail",
+    "ascii head " + "😀".repeat(100),
+    "z".repeat(70000),
+    "€".repeat(30000),
+  ];
+  const keepBom = new TextDecoder("utf-8", { ignoreBOM: true });
+  // An unmasked frame (a client receives them).
+  const frame = (opcode, fin, payload) => {
+    const n = payload.length;
+    const head = n < 126 ? [n] : n < 65536 ? [126, n >> 8, n & 0xff] : [127, 0, 0, 0, 0, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+    return concat([Uint8Array.of((fin ? 0x80 : 0) | opcode, ...head), payload]);
+  };
+  // Messages: [kind, content, fragment cut points in bytes].
+  const messages = [];
+  texts.forEach((t, i) => {
+    messages.push(["text", t, []]);
+    if (i % 3 === 0) messages.push(["binary", Uint8Array.of(i, 0xc3, 0x28, 0xff), []]);
+    if (i % 4 === 1) messages.push(["ping", Uint8Array.of(i), []]);
+    // Far enough apart that ASCII texts around it are decoded apart.
+    if (i === 2) messages.push(["binary", new Uint8Array(1000).fill(0xe9), []]);
+    const b = enc.encode(t);
+    // Fragmented, cut also inside code points (every third byte).
+    if (b.length > 1 && b.length < 400) messages.push(["text", t, [1, Math.floor(b.length / 3), b.length - 1]]);
+  });
+  messages.push(["text", "", [0, 0]]);
+  const wire = (list) =>
+    concat(
+      list.flatMap(([kind, content, cuts]) => {
+        if (kind === "ping") return [frame(0x9, true, content)];
+        const bytes = kind === "text" ? enc.encode(content) : content;
+        const bounds = [0, ...cuts, bytes.length];
+        const out = [];
+        for (let f = 0; f + 1 < bounds.length; f++) {
+          const op = f > 0 ? 0x0 : kind === "text" ? 0x1 : 0x2;
+          out.push(frame(op, f + 2 === bounds.length, bytes.subarray(bounds[f], bounds[f + 1])));
+        }
+        return out;
+      }),
+    );
+  // Feeds `stream` in the given chunk sizes; returns the messages received.
+  const receive = (W, stream, sizes) => {
+    const { client } = pair(W);
+    const got = [];
+    let text = null;
+    let bytes = [];
+    let at = 0;
+    for (let k = 0; at < stream.length; k++) {
+      const size = sizes[k % sizes.length];
+      client.receiveData(stream.slice(at, at + size));
+      at += size;
+      for (const e of client.events()) {
+        if (e instanceof W.Ping) {
+          got.push(["ping", [...e.payload]]);
+        } else if (e instanceof W.TextMessage) {
+          assert.equal(typeof e.data, "string");
+          // Pieces end on code points: no lone surrogate at either end.
+          assert.equal(keepBom.decode(enc.encode(e.data)), e.data);
+          text = (text ?? "") + e.data;
+          if (e.messageFinished) {
+            got.push(["text", text]);
+            text = null;
+          }
+        } else if (e instanceof W.BytesMessage) {
+          bytes.push(...e.data);
+          if (e.messageFinished) {
+            got.push(["binary", bytes]);
+            bytes = [];
+          }
+        } else {
+          assert.fail(`unexpected ${e.constructor.name}`);
+        }
+      }
+    }
+    client.free();
+    return got;
+  };
+  const expected = messages.map(([kind, content]) => [kind, kind === "text" ? content : [...content]]);
+
+  test("text decoding: many texts in one call, exact strings and pieces", (W) => {
+    const { client } = pair(W);
+    // Whole frames in one call: one event per frame, with its own text.
+    const list = messages.filter(([, , cuts]) => cuts.length === 0 || cuts[0] === 0);
+    client.receiveData(wire(list));
+    const got = [...client.events()].map((e) => [e.constructor.name, typeof e.data === "string" ? e.data : [...(e.data ?? e.payload)]]);
+    const want = list.flatMap(([kind, content, cuts]) => {
+      if (kind === "ping") return [["Ping", [...content]]];
+      if (kind === "binary") return [["BytesMessage", [...content]]];
+      return cuts.length ? Array(cuts.length + 1).fill(["TextMessage", content]).map((x, i) => (i === 0 ? x : ["TextMessage", ""])) : [["TextMessage", content]];
+    });
+    assert.deepEqual(got, want);
+    // The same again on the same connection (state of the last call reset).
+    client.receiveData(wire(list.slice().reverse()));
+    assert.deepEqual(
+      [...client.events()].map((e) => (typeof e.data === "string" ? e.data : null)).filter((x) => x !== null),
+      want.slice().reverse().filter(([k]) => k === "TextMessage").map(([, t]) => t),
+    );
+    client.free();
+  });
+
+  test("text decoding: any feed sizes, fragments, code points split across calls", (W) => {
+    const stream = wire(messages);
+    for (const sizes of [[stream.length], [65536], [1460], [1], [2], [3], [7, 1, 300, 2, 5000], [4096, 13]]) {
+      assert.deepEqual(receive(W, stream, sizes), expected, `feed sizes ${sizes}`);
+    }
+  });
+
+  test("text decoding: invalid UTF-8 still fails with 1007 after good texts", (W) => {
+    for (const bad of [Uint8Array.of(0xc3, 0x28), Uint8Array.of(0xed, 0xa0, 0x80), Uint8Array.of(0xf0, 0x9f, 0x98)]) {
+      const { client } = pair(W);
+      client.receiveData(concat([frame(1, true, enc.encode("fine")), frame(1, true, enc.encode("é ok")), frame(1, true, bad)]));
+      const events = [...client.events()];
+      assert.deepEqual(events.slice(0, 2).map((e) => e.data), ["fine", "é ok"]);
+      const close = events[events.length - 1];
+      assert.ok(close instanceof W.CloseConnection);
+      assert.equal(close.code, W.CloseReason.INVALID_FRAME_PAYLOAD_DATA);
+      client.free();
+    }
+  });
+}

@@ -22,6 +22,9 @@
 //!   there, so a data frame costs no allocation; only pieces that had to be
 //!   assembled (inflated, or text joined across a cut code point) are owned
 //!   buffers, held until the next call like control events' payloads.
+//!   Text pieces are flagged: all-ASCII ones point at their bytes
+//!   (`FLAG_ASCII`); others are transcoded to UTF-16 into one buffer per
+//!   call (`FLAG_UTF16`), which JS turns into one string and slices.
 //!   Handshake events (rare) are serialised into a blob (see "Blobs" below)
 //!   held the same way.
 //! - **Sending.** JS writes a payload (or a blob) into the scratch buffer
@@ -94,7 +97,10 @@ const CTL_INPUT_CAP: usize = 9;
 const CTL_SCRATCH_PTR: usize = 10;
 const CTL_SCRATCH_CAP: usize = 11;
 const CTL_STATE: usize = 12;
-const CTL_LEN: usize = 13;
+/// Where the call's UTF-16 text lies and its length in units (see `FLAG_UTF16`).
+const CTL_TEXT16_PTR: usize = 13;
+const CTL_TEXT16_LEN: usize = 14;
+const CTL_LEN: usize = 15;
 
 const STATUS_OK: u32 = 0;
 const STATUS_LOCAL: u32 = 1;
@@ -125,6 +131,13 @@ const FLAG_BODY: u32 = 4;
 /// A received close frame's CloseConnection: JS calls
 /// [`WasmConn::take_close`] when it hands the event to the user.
 const FLAG_CLOSE_RECEIVED: u32 = 8;
+/// A text piece that is all ASCII: the record points at its bytes (JS
+/// decodes neighbouring ones in one go, one string char per byte).
+const FLAG_ASCII: u32 = 16;
+/// A text piece with multi-byte characters, as UTF-16 in the call's
+/// `Table::text16`: the record holds its first unit's index there and its
+/// length in units; `CTL_TEXT16_PTR` says where the units are.
+const FLAG_UTF16: u32 = 32;
 
 // Extension handlers (see "Blobs").
 const DEFLATE: &str = "permessage-deflate";
@@ -196,6 +209,8 @@ struct Table {
     held: Vec<Event>,
     /// Owned payloads (message pieces that were assembled, handshake blobs).
     owned: Vec<Vec<u8>>,
+    /// The call's multi-byte text pieces as UTF-16, back to back.
+    text16: Vec<u16>,
 }
 
 impl Table {
@@ -203,8 +218,12 @@ impl Table {
         self.records.clear();
         self.held.clear();
         self.owned.clear();
+        self.text16.clear();
         if self.records.capacity() * 4 > KEEP_BYTES {
             self.records = Vec::new();
+        }
+        if self.text16.capacity() * 2 > KEEP_BYTES {
+            self.text16 = Vec::new();
         }
     }
 
@@ -234,6 +253,19 @@ impl Table {
         at
     }
 
+    /// A text record for `text`, which stays where it is until the next call.
+    fn text(&mut self, text: &str, flags: u32) {
+        if crate::utf8::is_ascii(text) {
+            self.push(KIND_TEXT, flags | FLAG_ASCII, 0, text.as_ptr(), text.len());
+        } else {
+            let at = self.text16.len();
+            crate::utf8::push_utf16(text, &mut self.text16);
+            let len = self.text16.len() - at;
+            // The pointer word holds the index (`text16` may still move).
+            self.push(KIND_TEXT, flags | FLAG_UTF16, 0, at as *const u8, len);
+        }
+    }
+
     /// Marks the last record as the received close (see `FLAG_CLOSE_RECEIVED`).
     fn mark_close(&mut self) {
         if let Some(meta) = self.records.len().checked_sub(REC_WORDS) {
@@ -246,16 +278,22 @@ impl Sink for Table {
     /// A borrowed piece lies in the input buffer, which JS reads (decodes
     /// or copies) before its next call: the record can point at it.
     fn message(&mut self, piece: Piece<'_>, frame_finished: bool, message_finished: bool) {
-        let (kind, bytes) = match piece {
-            Piece::Bytes(b) => (KIND_BYTES, b),
-            Piece::Text(Cow::Borrowed(t)) => (KIND_TEXT, Cow::Borrowed(t.as_bytes())),
-            Piece::Text(Cow::Owned(t)) => (KIND_TEXT, Cow::Owned(t.into_bytes())),
+        let flags = msg_flags(frame_finished, message_finished);
+        let bytes = match piece {
+            Piece::Bytes(b) => b,
+            Piece::Text(Cow::Borrowed(t)) => return self.text(t, flags),
+            Piece::Text(Cow::Owned(t)) => {
+                self.text(&t, flags);
+                // Its heap buffer, where the record may point, stays put.
+                self.owned.push(t.into_bytes());
+                return;
+            }
         };
         let (ptr, len) = match bytes {
             Cow::Borrowed(b) => (b.as_ptr(), b.len()),
             Cow::Owned(v) => self.hold_bytes(v),
         };
-        self.push(kind, msg_flags(frame_finished, message_finished), 0, ptr, len);
+        self.push(KIND_BYTES, flags, 0, ptr, len);
     }
 
     /// Events whose bytes are a field of their own: the record points there
@@ -263,13 +301,11 @@ impl Sink for Table {
     /// a blob: [`WasmConn::record`]).
     fn event(&mut self, event: Event) {
         let (kind, flags, code, ptr, len) = match &event {
-            Event::TextMessage(m) => (
-                KIND_TEXT,
-                msg_flags(m.frame_finished, m.message_finished),
-                0,
-                m.data.as_ptr(),
-                m.data.len(),
-            ),
+            Event::TextMessage(m) => {
+                self.text(&m.data, msg_flags(m.frame_finished, m.message_finished));
+                self.held.push(event);
+                return;
+            }
             Event::BytesMessage(m) => (
                 KIND_BYTES,
                 msg_flags(m.frame_finished, m.message_finished),
@@ -751,6 +787,8 @@ impl WasmConn {
         ctl[CTL_SCRATCH_PTR] = self.scratch.as_ptr() as u32;
         ctl[CTL_SCRATCH_CAP] = self.scratch.len() as u32;
         ctl[CTL_STATE] = state_code(self.engine.state());
+        ctl[CTL_TEXT16_PTR] = self.table.text16.as_ptr() as u32;
+        ctl[CTL_TEXT16_LEN] = self.table.text16.len() as u32;
     }
 
     /// Gives back the scratch buffer if it grew past `KEEP_BYTES`. The
