@@ -14,6 +14,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as W from "../../pkg/node.js";
+import { concat } from "../shared/flows.mjs";
 // The glue's initSync returns the instance's exports (pkg/node.js loaded
 // them): the wasm memory, to watch it grow.
 import { initSync as glueInitSync } from "../../pkg/glue/wsproto_wasm.js";
@@ -25,16 +26,6 @@ const MiB = 1024 * KiB;
 const { OPEN, REMOTE_CLOSING, LOCAL_CLOSING, CLOSED, CONNECTING } = W.ConnectionState;
 
 // ---- helpers ------------------------------------------------------------------
-
-function concat(chunks) {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /** `n` bytes of pattern `seed`: distinct per seed and never periodic on a small scale. */
 function pattern(n, seed) {
