@@ -46,7 +46,7 @@ p.version = process.argv[1];
 fs.writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2) + "\n");
 ' "$version" "$new"
 
-esbuild "$new"/node.js --bundle --format=cjs --platform=node --target=node18 --log-level=warning \
+esbuild "$new"/node.js --bundle --format=cjs --platform=node --target=node20 --log-level=warning \
     --outfile="$new"/wsproto.cjs \
     --define:import.meta.url=__wsproto_module_url \
     --banner:js='"use strict"; const __wsproto_module_url = require("node:url").pathToFileURL(__filename).href;'

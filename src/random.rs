@@ -14,15 +14,15 @@ pub trait RandomSource: fmt::Debug + Send {
 /// The operating system's CSPRNG (in wasm: `crypto.getRandomValues`),
 /// drawn in batches so that masking a frame rarely leaves the engine.
 ///
-/// The batch is one 4 KiB pool per thread, shared by every `OsRandom` on it
-/// (so a connection costs no memory for it): one refill per 1024 mask keys.
+/// The batch is one 16 KiB pool per thread, shared by every `OsRandom` on it
+/// (so a connection costs no memory for it): one refill per 4096 mask keys.
 /// Each byte is handed out once and zeroed as it goes.
 #[derive(Default)]
 pub struct OsRandom {
     _private: (),
 }
 
-const POOL_SIZE: usize = 4096;
+const POOL_SIZE: usize = 16384;
 
 struct Pool {
     bytes: [u8; POOL_SIZE],

@@ -70,6 +70,8 @@
 use std::borrow::Cow;
 use wasm_bindgen::prelude::*;
 
+mod entropy;
+
 use crate::events::{
     AcceptConnection, BytesMessage, CloseConnection, Event, Headers, Ping, Pong, RejectConnection,
     RejectData, Request, TextMessage,
