@@ -22,7 +22,12 @@ wasm-pack --quiet build --release --target web --out-dir "$out" --out-name wspro
 
 # wasm-opt from npm's binaryen (Debian's is broken; wasm-pack's own is a
 # download). The module is small, so -O3 costs seconds; -Os keeps it small.
-wasm-opt -Os --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+# --low-memory-unused: nothing lives in the first 1 KiB of memory (data
+# starts at 1 MiB; the stack grows down from there), so binaryen may fold
+# `ptr + constant` into the offsets of loads and stores: -1.1 KB gzipped.
+# --converge repeats -Os while it still shrinks; the producers section
+# only names the toolchain.
+wasm-opt -Os --converge --low-memory-unused --strip-producers --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
     "$out/wsproto_wasm_bg.wasm" -o "$out/wsproto_wasm_bg.opt.wasm"
 

@@ -81,6 +81,7 @@ impl<'a> Input<'a> {
         self.bytes().len()
     }
 
+    #[inline]
     fn advance(&mut self, n: usize) {
         match self {
             Input::Shared(s) => *s = &s[n..],
@@ -90,6 +91,7 @@ impl<'a> Input<'a> {
 
     /// Takes the next `n` payload bytes, unmasked with `mask` (key and the
     /// offset into the frame's payload).
+    #[inline]
     fn take_payload(&mut self, n: usize, mask: Option<([u8; 4], u64)>) -> Cow<'a, [u8]> {
         match self {
             Input::Shared(s) => {
@@ -214,6 +216,7 @@ impl FrameProtocol {
     fn step<'a>(&mut self, input: &mut Input<'a>, sink: &mut dyn Sink) -> Result<Step, ParseFailed> {
         let frame = match self.frame.take() {
             Some(frame) => frame,
+            None if self.whole_frame(input, sink)? => return Ok(Step::More),
             None => match self.read_header(input)? {
                 Some(header) => InFrame { header, read: 0 },
                 None => return Ok(Step::NeedData),
@@ -224,6 +227,50 @@ impl FrameProtocol {
         } else {
             self.read_data(frame, input, sink)
         }
+    }
+
+    /// The common case, a small unfragmented message whose whole frame is
+    /// in `input`, with no extensions, in one go: what `read_header`,
+    /// `begin_frame` and `read_data` would do, without their per-frame
+    /// bookkeeping. `Ok(false)`, nothing consumed, for anything else
+    /// (failures included): the general path then handles it.
+    fn whole_frame<'a>(&mut self, input: &mut Input<'a>, sink: &mut dyn Sink) -> Result<bool, ParseFailed> {
+        let [b0, b1, ..] = *input.bytes() else {
+            return Ok(false);
+        };
+        // FIN, no RSV bit, text or binary; masked as the role requires; a
+        // 7-bit length.
+        let (text, binary) = (0x80 | Opcode::Text as u8, 0x80 | Opcode::Binary as u8);
+        let masked = if self.client { 0 } else { 0x80 };
+        let len = usize::from(b1 & 0x7F);
+        let head = if self.client { 2 } else { 6 };
+        if !(b0 == binary || b0 == text)
+            || b1 & 0x80 != masked
+            || len > 125
+            || input.len() < head + len
+            || self.stash_len != 0
+            || self.message.is_some()
+            || !self.extensions.is_empty()
+            || len as u64 > self.max_frame_size.min(self.max_message_size)
+        {
+            return Ok(false);
+        }
+        let mask = match input.bytes()[2..head] {
+            [k0, k1, k2, k3] => Some(([k0, k1, k2, k3], 0)),
+            _ => None,
+        };
+        input.advance(head);
+        let data = input.take_payload(len, mask);
+        // The state `begin_frame` and `read_data` leave behind.
+        self.message_size = len as u64;
+        self.utf8.reset();
+        let piece = if b0 == text {
+            Piece::Text(self.text_piece(data, true)?)
+        } else {
+            Piece::Bytes(data)
+        };
+        sink.message(piece, true, true);
+        Ok(true)
     }
 
     /// Reads a frame header from the stash and `input`, or stashes what
@@ -361,10 +408,7 @@ impl FrameProtocol {
         }
         let message_finished = frame_finished && fin;
         let piece = match self.message {
-            Some(Opcode::Text) => Piece::Text(match data {
-                Cow::Owned(bytes) => Cow::Owned(self.utf8.push(bytes, message_finished)?),
-                Cow::Borrowed(bytes) => self.utf8.push_slice(bytes, message_finished)?,
-            }),
+            Some(Opcode::Text) => Piece::Text(self.text_piece(data, message_finished)?),
             _ => Piece::Bytes(data),
         };
         let empty = match &piece {
@@ -378,6 +422,14 @@ impl FrameProtocol {
             self.message = None;
         }
         Ok(Step::More)
+    }
+
+    /// A piece of a text message, validated (`last`: the message ends with it).
+    fn text_piece<'a>(&mut self, data: Cow<'a, [u8]>, last: bool) -> Result<Cow<'a, str>, ParseFailed> {
+        match data {
+            Cow::Owned(bytes) => Ok(Cow::Owned(self.utf8.push(bytes, last)?)),
+            Cow::Borrowed(bytes) => self.utf8.push_slice(bytes, last),
+        }
     }
 
     /// Runs a payload piece through the extensions (e.g. inflation).
@@ -575,9 +627,13 @@ mod tests {
     }
 
     fn parse(stream: &[u8], cut: usize, in_place: bool) -> (Vec<Event>, usize) {
-        let mut proto = FrameProtocol::new(false, vec![], &Config::default());
+        parse_chunks(stream.chunks(cut), in_place, &Config::default())
+    }
+
+    fn parse_chunks<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> (Vec<Event>, usize) {
+        let mut proto = FrameProtocol::new(false, vec![], config);
         let mut seen = Seen::default();
-        for chunk in stream.chunks(cut) {
+        for chunk in chunks {
             let mut copy = chunk.to_vec();
             let input = if in_place { Input::InPlace(&mut copy) } else { Input::Shared(chunk) };
             proto.receive(input, &mut seen);
@@ -598,6 +654,54 @@ mod tests {
             let messages = shared.iter().filter(|e| matches!(e, Event::BytesMessage(_) | Event::TextMessage(_))).count();
             if cut == stream.len() {
                 assert_eq!((messages, borrowed), (5, 4), "one chunk");
+            }
+        }
+    }
+
+    /// Whole small frames take `whole_frame`; with their first byte fed
+    /// apart they take the general path: the events must be the same,
+    /// failures included.
+    #[test]
+    fn whole_small_frames_parse_as_the_general_path_does() {
+        let frames = |list: &[(bool, Opcode, &[u8])]| -> Vec<Vec<u8>> {
+            let mut out = Vec::new();
+            for &(fin, opcode, payload) in list {
+                let mut frame = Vec::new();
+                write_frame(&mut frame, fin, Rsv::NONE, opcode, payload, Some([9, 8, 7, 6]));
+                out.push(frame);
+            }
+            out
+        };
+        let ok = frames(&[
+            (true, Opcode::Binary, &[7; 16]),
+            (true, Opcode::Text, "héllo".as_bytes()),
+            (true, Opcode::Binary, b""),
+            (true, Opcode::Text, b""),
+            // A fragmented message: its frames take the general path.
+            (false, Opcode::Text, b"ab"),
+            (true, Opcode::Continuation, b"c"),
+            (true, Opcode::Binary, &[1; 125]),
+            (true, Opcode::Binary, &[2; 126]),
+        ]);
+        let bad_utf8 = frames(&[(true, Opcode::Binary, b"x"), (true, Opcode::Text, b"a\xff"), (true, Opcode::Binary, b"y")]);
+        let unexpected = frames(&[(false, Opcode::Binary, b"x"), (true, Opcode::Binary, b"y")]);
+        let mut rsv = frames(&[(true, Opcode::Binary, b"x")]);
+        rsv[0][0] |= 0x40;
+        let limits = Config { max_message_size: 10, max_frame_size: 12, ..Config::default() };
+        for (list, config) in [
+            (&ok, Config::default()),
+            (&ok, limits),
+            (&bad_utf8, Config::default()),
+            (&unexpected, Config::default()),
+            (&rsv, Config::default()),
+        ] {
+            let whole = list.concat();
+            for in_place in [false, true] {
+                let (fast, _) = parse_chunks(std::iter::once(&whole[..]), in_place, &config);
+                let split = list.iter().flat_map(|f| [&f[..1], &f[1..]]);
+                let (general, _) = parse_chunks(split, in_place, &config);
+                assert_eq!(fast, general, "in place: {in_place}");
+                assert!(!fast.is_empty());
             }
         }
     }

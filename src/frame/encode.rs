@@ -6,29 +6,40 @@ use super::{Opcode, Rsv};
 /// The longest frame header: 2 bytes, an 8-byte length, a 4-byte mask key.
 pub(crate) const MAX_HEADER: usize = 14;
 
-/// A frame's header for a payload of `len` bytes: the bytes and how many.
-fn header(fin: bool, rsv: Rsv, opcode: Opcode, len: usize, mask: Option<[u8; 4]>) -> ([u8; MAX_HEADER], usize) {
-    let mut h = [0u8; MAX_HEADER];
-    h[0] = (u8::from(fin) << 7) | rsv.to_byte() | opcode as u8;
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    let len = len as u64;
-    let mut n = if len <= 125 {
-        h[1] = mask_bit | len as u8;
-        2
-    } else if len <= 0xFFFF {
-        h[1] = mask_bit | 126;
-        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        4
-    } else {
-        h[1] = mask_bit | 127;
-        h[2..10].copy_from_slice(&len.to_be_bytes());
-        10
-    };
+/// Writes a frame's header for a payload of `len` bytes at the end of
+/// `head` and returns where it starts: right-aligned, so that a frame built
+/// in place needs no second copy, and with fixed-size stores only.
+fn header_before(head: &mut [u8; MAX_HEADER], fin: bool, rsv: Rsv, opcode: Opcode, len: usize, mask: Option<[u8; 4]>) -> usize {
+    let mut at = MAX_HEADER;
     if let Some(key) = mask {
-        h[n..n + 4].copy_from_slice(&key);
-        n += 4;
+        at -= 4;
+        put(head, at, key);
     }
-    (h, n)
+    let len = len as u64;
+    let short_len = if len <= 125 {
+        len as u8
+    } else if len <= 0xFFFF {
+        at -= 2;
+        put(head, at, (len as u16).to_be_bytes());
+        126
+    } else {
+        at -= 8;
+        put(head, at, len.to_be_bytes());
+        127
+    };
+    at -= 2;
+    let b0 = (u8::from(fin) << 7) | rsv.to_byte() | opcode as u8;
+    put(head, at, [b0, if mask.is_some() { 0x80 } else { 0 } | short_len]);
+    at
+}
+
+/// `head[at..at + N] = bytes` through an array reference: a plain store,
+/// where a slice copy at a variable offset is a library call at
+/// `opt-level = "s"`.
+fn put<const N: usize>(head: &mut [u8; MAX_HEADER], at: usize, bytes: [u8; N]) {
+    if let Ok(dst) = <&mut [u8; N]>::try_from(&mut head[at..at + N]) {
+        *dst = bytes;
+    }
 }
 
 /// Appends one frame to `out`: header, then the payload (masked with `mask`
@@ -41,9 +52,10 @@ pub(crate) fn write_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) {
-    let (h, n) = header(fin, rsv, opcode, payload.len(), mask);
-    out.reserve(n + payload.len());
-    out.extend_from_slice(&h[..n]);
+    let mut h = [0u8; MAX_HEADER];
+    let start = header_before(&mut h, fin, rsv, opcode, payload.len(), mask);
+    out.reserve(MAX_HEADER - start + payload.len());
+    out.extend_from_slice(&h[start..]);
     match mask {
         Some(key) => extend_masked(out, payload, key, 0),
         None => out.extend_from_slice(payload),
@@ -56,12 +68,11 @@ pub(crate) fn write_frame(
 /// the payload into an output buffer. `buf` must hold `MAX_HEADER` bytes.
 pub(crate) fn write_frame_in_place(buf: &mut [u8], fin: bool, rsv: Rsv, opcode: Opcode, mask: Option<[u8; 4]>) -> usize {
     let (head, payload) = buf.split_at_mut(MAX_HEADER);
-    let (h, n) = header(fin, rsv, opcode, payload.len(), mask);
+    let head: &mut [u8; MAX_HEADER] = head.try_into().expect("split at MAX_HEADER");
     if let Some(key) = mask {
         apply_mask(payload, key, 0);
     }
-    head[MAX_HEADER - n..].copy_from_slice(&h[..n]);
-    MAX_HEADER - n
+    header_before(head, fin, rsv, opcode, payload.len(), mask)
 }
 
 #[cfg(test)]

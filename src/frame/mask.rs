@@ -14,9 +14,17 @@ pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     // Rotate the key so that data[0] lines up with key[offset % 4].
     let key = rotate(key, (offset % 4) as usize);
     let done = wide(data, key);
-    // `done` is a multiple of 4, so the key is still aligned for the tail.
-    for (i, byte) in data[done..].iter_mut().enumerate() {
-        *byte ^= key[i % 4];
+    // `done` is a multiple of 4, so the key is still aligned for the tail:
+    // whole words, then bytes (small payloads are all tail).
+    let word = u32::from_ne_bytes(key);
+    let mut words = data[done..].chunks_exact_mut(4);
+    for chunk in &mut words {
+        if let Ok(bytes) = <&mut [u8; 4]>::try_from(chunk) {
+            *bytes = (u32::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
+        }
+    }
+    for (byte, k) in words.into_remainder().iter_mut().zip(key) {
+        *byte ^= k;
     }
 }
 
@@ -38,8 +46,9 @@ pub(crate) fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset:
     unsafe { out.set_len(start + src.len()) };
 }
 
+/// The key as seen from `shift` bytes into it (one rotate, not four loads).
 fn rotate(key: [u8; 4], shift: usize) -> [u8; 4] {
-    [key[shift % 4], key[(shift + 1) % 4], key[(shift + 2) % 4], key[(shift + 3) % 4]]
+    u32::from_le_bytes(key).rotate_right(8 * (shift % 4) as u32).to_le_bytes()
 }
 
 /// Masks a prefix of `data` whose length is a multiple of 4, as much as the

@@ -206,7 +206,8 @@ impl Engine {
 /// The record table of one call, and what its records point into.
 #[derive(Default)]
 struct Table {
-    records: Vec<u32>,
+    /// One entry per event: JS reads them as `REC_WORDS` words each.
+    records: Vec<[u32; REC_WORDS]>,
     /// Events whose payloads records point into.
     held: Vec<Event>,
     /// Owned payloads (message pieces that were assembled, handshake blobs).
@@ -221,7 +222,7 @@ impl Table {
         self.held.clear();
         self.owned.clear();
         self.text16.clear();
-        if self.records.capacity() * 4 > KEEP_BYTES {
+        if self.records.capacity() * REC_WORDS * 4 > KEEP_BYTES {
             self.records = Vec::new();
         }
         if self.text16.capacity() * 2 > KEEP_BYTES {
@@ -230,21 +231,29 @@ impl Table {
     }
 
     fn count(&self) -> u32 {
-        (self.records.len() / REC_WORDS) as u32
+        self.records.len() as u32
     }
 
+    /// Appends a record (once per received frame: kept small to inline).
+    #[inline]
     fn push(&mut self, kind: u32, flags: u32, code: u32, ptr: *const u8, len: usize) {
         // Codes are u16 (close codes, HTTP statuses): nothing is lost.
         let meta = kind | flags << REC_FLAGS_SHIFT | code << REC_CODE_SHIFT;
-        if self.records.capacity() - self.records.len() < REC_WORDS {
-            // Growing by half rather than doubling lets the allocator reuse
-            // the blocks given up before (doubling never fits in them): a
-            // flood of tiny frames in one call then costs about 1.5 times
-            // the table, not 3 times.
-            let more = (self.records.capacity() / 2).max(4 * REC_WORDS);
-            self.records.reserve_exact(more);
+        if self.records.len() == self.records.capacity() {
+            self.grow_records();
         }
-        self.records.extend_from_slice(&[meta, ptr as u32, len as u32]);
+        // One store of a whole record: no per-word capacity check.
+        self.records.push([meta, ptr as u32, len as u32]);
+    }
+
+    #[cold]
+    fn grow_records(&mut self) {
+        // Growing by half rather than doubling lets the allocator reuse
+        // the blocks given up before (doubling never fits in them): a
+        // flood of tiny frames in one call then costs about 1.5 times
+        // the table, not 3 times.
+        let more = (self.records.capacity() / 2).max(4);
+        self.records.reserve_exact(more);
     }
 
     /// Keeps `bytes` until the next call; returns where they are (a `Vec`'s
@@ -270,8 +279,8 @@ impl Table {
 
     /// Marks the last record as the received close (see `FLAG_CLOSE_RECEIVED`).
     fn mark_close(&mut self) {
-        if let Some(meta) = self.records.len().checked_sub(REC_WORDS) {
-            self.records[meta] |= FLAG_CLOSE_RECEIVED << REC_FLAGS_SHIFT;
+        if let Some([meta, ..]) = self.records.last_mut() {
+            *meta |= FLAG_CLOSE_RECEIVED << REC_FLAGS_SHIFT;
         }
     }
 }
