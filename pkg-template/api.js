@@ -699,6 +699,11 @@ function resetText(ctl) {
   asciiText = "";
   asciiLo = asciiHi = 0;
   text16 = null;
+  // And the binary span (see bytesOut).
+  byteSpan = null;
+  byteLo = byteHi = 0;
+  inputLo = ctl === 0 ? 0 : U32[ctl + CTL_INPUT_PTR];
+  inputHi = ctl === 0 ? 0 : inputLo + U32[ctl + CTL_INPUT_CAP];
 }
 
 function decodeText(base, i, count, flags, ptr, len) {
@@ -755,6 +760,45 @@ function copyOut(ptr, len) {
   return out;
 }
 
+// Binary payloads of up to POOL_MAX bytes that lie close together in the
+// input buffer (small messages parsed from one chunk, unmasked in place)
+// are copied out together: one slice() of their span (at most SPAN_MAX
+// bytes), and each event a view into it. A view costs about half a slice()
+// of its own. Such events share an ArrayBuffer, as the pool's do, and only
+// the input is spanned: what lies between the payloads is this chunk's
+// frame headers, never other wasm memory. Fewer than SPAN_MIN pieces: one
+// copy each (a span of a few is no cheaper).
+const SPAN_MAX = 64 * 1024;
+const SPAN_GAP = 256;
+const SPAN_MIN = 8;
+let inputLo = 0;
+let inputHi = 0;
+let byteSpan = null;
+let byteLo = 0;
+let byteHi = 0;
+function bytesOut(base, i, count, ptr, len) {
+  if (ptr >= byteLo && ptr + len <= byteHi) return new Uint8Array(byteSpan, ptr - byteLo, len);
+  if (len > POOL_MAX || ptr < inputLo || ptr + len > inputHi) return copyOut(ptr, len);
+  // This piece and the small binary pieces in the input that closely follow it.
+  const limit = Math.min(inputHi, ptr + SPAN_MAX);
+  let end = ptr + len;
+  let pieces = 1;
+  for (let j = i + 1; j < count; j++) {
+    const r = base + j * REC_WORDS;
+    if ((U32[r] & 0xff) !== KIND_BYTES) continue;
+    const at = U32[r + 1];
+    const n = U32[r + 2];
+    if (n > POOL_MAX || at < end || at - end > SPAN_GAP || at + n > limit) break;
+    end = at + n;
+    pieces++;
+  }
+  if (pieces < SPAN_MIN) return copyOut(ptr, len);
+  byteSpan = U8.slice(ptr, end).buffer;
+  byteLo = ptr;
+  byteHi = end;
+  return new Uint8Array(byteSpan, 0, len);
+}
+
 // Builds the JS event for record `i` of the `count` records of the table at
 // word index `base`.
 function decodeRecord(base, i, count) {
@@ -769,7 +813,7 @@ function decodeRecord(base, i, count) {
     case KIND_TEXT:
       return rawMessage(TextMessage, decodeText(base, i, count, flags, ptr, len), flags);
     case KIND_BYTES:
-      return rawMessage(BytesMessage, copyOut(ptr, len), flags);
+      return rawMessage(BytesMessage, bytesOut(base, i, count, ptr, len), flags);
     case KIND_PING:
       return new Ping({ payload: copyOut(ptr, len) });
     case KIND_PONG:

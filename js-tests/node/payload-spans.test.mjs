@@ -1,0 +1,147 @@
+// Small binary payloads parsed from one chunk are copied out of wasm memory
+// together (pkg-template/api.js, bytesOut): one ArrayBuffer holding the span
+// of the chunk from the first payload to the last, each event a view into
+// it. These tests pin down what such an ArrayBuffer may hold (only the
+// chunk's own bytes: payloads, unmasked, and the frame headers between
+// them), when spans are made (8 pieces or more, close together, up to
+// 4 KiB each, 64 KiB in all) and when not (inflated pieces, which live
+// elsewhere in wasm memory).
+//
+// Frames are built here, masked, independently of the code under test.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as W from "../../pkg/node.js";
+import { concat, pattern } from "../shared/flows.mjs";
+
+const KEY = [0x11, 0x22, 0x33, 0x44];
+
+// A masked binary frame (what a client sends) and the offset of its payload.
+function masked(payload, opcode = 0x2, fin = true) {
+  const n = payload.length;
+  const head = [(fin ? 0x80 : 0) | opcode];
+  if (n <= 125) head.push(0x80 | n);
+  else if (n <= 0xffff) head.push(0x80 | 126, n >> 8, n & 0xff);
+  else throw new Error("test frames stay under 64 KiB");
+  head.push(...KEY);
+  const out = new Uint8Array(head.length + n);
+  out.set(head);
+  for (let i = 0; i < n; i++) out[head.length + i] = payload[i] ^ KEY[i % 4];
+  return out;
+}
+
+// The chunk as wasm leaves it: each payload unmasked in place.
+function unmaskedInPlace(frames, payloads) {
+  const out = concat(frames);
+  let at = 0;
+  frames.forEach((f, i) => {
+    const start = at + f.length - payloads[i].length;
+    out.set(payloads[i], start);
+    at += f.length;
+  });
+  return out;
+}
+
+function receive(conn, chunk) {
+  conn.receiveData(chunk);
+  return [...conn.events()];
+}
+
+test("small messages from one chunk share one ArrayBuffer: the chunk from the first payload to the last", () => {
+  const server = new W.Connection(W.ConnectionType.SERVER);
+  const payloads = Array.from({ length: 50 }, (_, i) => pattern(i % 20, i));
+  const frames = payloads.map((p) => masked(p));
+  const events = receive(server, concat(frames));
+  assert.equal(events.length, 50);
+  const buffer = events[0].data.buffer;
+  const first = frames[0].length - payloads[0].length;
+  const whole = unmaskedInPlace(frames, payloads);
+  // Exactly the span, byte for byte: nothing from outside the chunk.
+  assert.deepEqual(new Uint8Array(buffer), whole.subarray(first, whole.length));
+  events.forEach((e, i) => {
+    assert.ok(e instanceof W.BytesMessage);
+    assert.deepEqual(e.data, payloads[i]);
+    assert.equal(e.data.buffer, buffer);
+    assert.equal(e.messageFinished, true);
+  });
+  // Held views survive later calls that reuse the input buffer.
+  const again = receive(server, concat(payloads.map((p) => masked(p.map((b) => b ^ 0xff)))));
+  assert.equal(again.length, 50);
+  events.forEach((e, i) => assert.deepEqual(e.data, payloads[i]));
+});
+
+test("fewer than 8 close pieces are copied one by one", () => {
+  const server = new W.Connection(W.ConnectionType.SERVER);
+  for (const n of [1, 7]) {
+    const payloads = Array.from({ length: n }, (_, i) => pattern(16, i));
+    const events = receive(server, concat(payloads.map((p) => masked(p))));
+    assert.equal(events.length, n);
+    events.forEach((e, i) => {
+      assert.deepEqual(e.data, payloads[i]);
+      // On V8's heap (up to 64 bytes): its own buffer, of its own length.
+      assert.equal(e.data.buffer.byteLength, 16);
+    });
+  }
+  const eight = Array.from({ length: 8 }, (_, i) => pattern(16, i));
+  const events = receive(server, concat(eight.map((p) => masked(p))));
+  assert.equal(new Set(events.map((e) => e.data.buffer)).size, 1);
+});
+
+test("a span ends at 64 KiB, at a piece over 4 KiB, and at a gap of more than 256 bytes", () => {
+  const server = new W.Connection(W.ConnectionType.SERVER);
+  // 100 pieces of 1000 bytes: about 100 KB of chunk, so two spans.
+  const payloads = Array.from({ length: 100 }, (_, i) => pattern(1000, i));
+  const events = receive(server, concat(payloads.map((p) => masked(p))));
+  const buffers = [...new Set(events.map((e) => e.data.buffer))];
+  assert.equal(buffers.length, 2);
+  for (const b of buffers) assert.ok(b.byteLength <= 64 * 1024, `${b.byteLength}`);
+  events.forEach((e, i) => assert.deepEqual(e.data, payloads[i]));
+
+  // A 5000-byte piece in the middle: copied on its own, and it ends the span.
+  const mixed = [...Array.from({ length: 10 }, (_, i) => pattern(10, i)), pattern(5000, 99), ...Array.from({ length: 10 }, (_, i) => pattern(10, 50 + i))];
+  const got = receive(server, concat(mixed.map((p) => masked(p))));
+  got.forEach((e, i) => assert.deepEqual(e.data, mixed[i]));
+  assert.equal(got[10].data.buffer.byteLength, 5000);
+  assert.equal(new Set(got.slice(0, 10).map((e) => e.data.buffer)).size, 1);
+  assert.equal(new Set(got.slice(11).map((e) => e.data.buffer)).size, 1);
+  assert.notEqual(got[0].data.buffer, got[11].data.buffer);
+
+  // A ping and a 300-byte text message between two runs of small binary
+  // messages: the gap ends the span (the ping is copied on its own, the
+  // text is decoded).
+  const run = (salt) => Array.from({ length: 8 }, (_, i) => pattern(8, salt + i));
+  const a = run(0);
+  const b = run(10);
+  const ping = masked(pattern(120, 7), 0x9);
+  const words = new TextEncoder().encode("x".repeat(300));
+  const chunk = concat([...a.map((p) => masked(p)), ping, masked(words, 0x1), ...b.map((p) => masked(p))]);
+  const mixedEvents = receive(server, chunk);
+  assert.equal(mixedEvents.length, 8 + 2 + 8);
+  assert.ok(mixedEvents[8] instanceof W.Ping);
+  assert.deepEqual(mixedEvents[8].payload, pattern(120, 7));
+  assert.equal(mixedEvents[9].data, "x".repeat(300));
+  const spanA = mixedEvents[0].data.buffer;
+  const spanB = mixedEvents[10].data.buffer;
+  assert.notEqual(spanA, spanB);
+  mixedEvents.slice(0, 8).forEach((e, i) => {
+    assert.equal(e.data.buffer, spanA);
+    assert.deepEqual(e.data, a[i]);
+  });
+  mixedEvents.slice(10).forEach((e, i) => {
+    assert.equal(e.data.buffer, spanB);
+    assert.deepEqual(e.data, b[i]);
+  });
+});
+
+test("inflated pieces are never spanned: what lies between them is not the chunk", () => {
+  const server = new W.Connection(W.ConnectionType.SERVER, { extensions: [new W.PerMessageDeflate()] });
+  const client = new W.Connection(W.ConnectionType.CLIENT, { extensions: [new W.PerMessageDeflate()] });
+  const payloads = Array.from({ length: 30 }, (_, i) => pattern(16 + (i % 3) * 20, i));
+  const chunk = concat(payloads.map((p) => client.send(new W.BytesMessage({ data: p }))));
+  const events = receive(server, chunk);
+  assert.equal(events.length, 30);
+  events.forEach((e, i) => {
+    assert.deepEqual(e.data, payloads[i]);
+    // Up to 64 bytes: its own buffer.
+    assert.equal(e.data.buffer.byteLength, payloads[i].length);
+  });
+});
