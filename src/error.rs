@@ -28,6 +28,29 @@ impl fmt::Display for LocalProtocolError {
 }
 impl std::error::Error for LocalProtocolError {}
 
+/// `text` in double quotes for an error message, as `{:?}` writes it for
+/// ASCII (`\"`, `\\`, `\n`, `\u{1b}`, ...); other characters as they are.
+/// `{:?}` itself would ship Rust's Unicode printability tables in the
+/// `.wasm` (about 4 KB gzipped) for these few messages.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// The remote peer sent something invalid during the opening handshake.
 ///
 /// `event_hint` is the event to send back (usually a `RejectConnection`).
@@ -105,5 +128,24 @@ impl ParseFailed {
     }
     pub(crate) fn protocol(reason: impl Into<String>) -> Self {
         Self::new(crate::close::PROTOCOL_ERROR, reason)
+    }
+}
+
+#[cfg(test)]
+mod quoted_tests {
+    use super::quoted;
+
+    #[test]
+    fn quoted_is_debug_for_every_ascii_character() {
+        for b in 0u8..=0x7f {
+            let s = format!("a{}b", b as char);
+            assert_eq!(quoted(&s), format!("{s:?}"), "byte {b:#x}");
+        }
+        assert_eq!(quoted(""), "\"\"");
+    }
+
+    #[test]
+    fn quoted_passes_other_characters_through() {
+        assert_eq!(quoted("h\u{e9}llo \u{1F600}\n"), "\"h\u{e9}llo \u{1F600}\\n\"");
     }
 }

@@ -3,7 +3,7 @@
 use crate::close::ABNORMAL_CLOSURE;
 use crate::config::Config;
 use crate::connection::{refused, Connection, Events};
-use crate::error::{Error, LocalProtocolError, RemoteProtocolError};
+use crate::error::{quoted, Error, LocalProtocolError, RemoteProtocolError};
 use crate::events::{AcceptConnection, CloseConnection, Event, RejectConnection, RejectData, Request};
 use crate::extensions::Extension;
 use crate::handshake::http::{encode_body, BodyEncoding, BodyReader, HeadReader};
@@ -122,7 +122,7 @@ impl WSConnection {
         }
         let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
         if path.is_empty() || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(LocalProtocolError::new(format!("invalid request target {path:?}")).into());
+            return Err(LocalProtocolError::new(format!("invalid request target {}", quoted(path))).into());
         }
         for (name, value) in headers {
             headers::write_header(&mut head, name, value)?;

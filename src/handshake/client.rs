@@ -1,7 +1,7 @@
 //! Client side of the handshake: writing the request and reading the
 //! server's response (accepted, or rejected with a body to read).
 
-use crate::error::{LocalProtocolError, RemoteProtocolError};
+use crate::error::{quoted, LocalProtocolError, RemoteProtocolError};
 use crate::events::{Headers, Request};
 use crate::handshake::headers::{accept_key, has_token, is_token, split_list, write_header};
 use crate::handshake::http::{header_slots, lowered_headers, parse_error, remote_error, set_once, BodyFraming};
@@ -24,16 +24,16 @@ fn is_visible_ascii(b: u8) -> bool {
 fn validate_request(request: &Request) -> Result<(), LocalProtocolError> {
     let target = request.target.as_bytes();
     if target.is_empty() || !target.iter().all(|&b| is_visible_ascii(b)) {
-        return Err(LocalProtocolError::new(format!("Invalid request target {:?}", request.target)));
+        return Err(LocalProtocolError::new(format!("Invalid request target {}", quoted(&request.target))));
     }
     // Non-ASCII is let through (wsproto would IDNA-encode it); anything
     // that could break the line is not.
     let host = request.host.as_bytes();
     if host.is_empty() || host.iter().any(|&b| b <= 0x20 || b == 0x7f) {
-        return Err(LocalProtocolError::new(format!("Invalid host {:?}", request.host)));
+        return Err(LocalProtocolError::new(format!("Invalid host {}", quoted(&request.host))));
     }
     if let Some(bad) = request.subprotocols.iter().find(|p| !is_token(p.as_bytes())) {
-        return Err(LocalProtocolError::new(format!("Invalid subprotocol {bad:?}")));
+        return Err(LocalProtocolError::new(format!("Invalid subprotocol {}", quoted(bad))));
     }
     Ok(())
 }

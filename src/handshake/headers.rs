@@ -1,7 +1,7 @@
 //! Header-level helpers: list splitting, tokens, the accept key, and a
 //! header writer that refuses anything that could split the message.
 
-use crate::error::LocalProtocolError;
+use crate::error::{quoted, LocalProtocolError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
@@ -85,7 +85,7 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 /// either could inject headers or end the head early.
 pub(crate) fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> Result<(), LocalProtocolError> {
     if !is_token(name) {
-        return Err(LocalProtocolError::new(format!("Illegal header name {:?}", String::from_utf8_lossy(name))));
+        return Err(LocalProtocolError::new(format!("Illegal header name {}", quoted(&String::from_utf8_lossy(name)))));
     }
     if value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
         return Err(LocalProtocolError::new(format!(
