@@ -114,6 +114,33 @@ fn utf8_validation_accepts_valid_and_rejects_invalid_at_every_offset() {
     }
 }
 
+/// src/utf8.rs compiled into this test for its crate-private UTF-16
+/// transcoder, with stand-ins for the two crate items it uses.
+#[path = "../src/utf8.rs"]
+#[allow(dead_code)]
+mod utf8;
+mod close {
+    pub use wsproto::close::INVALID_FRAME_PAYLOAD_DATA;
+}
+mod error {
+    #[derive(Debug, PartialEq)]
+    pub struct ParseFailed {
+        pub code: u16,
+    }
+    impl ParseFailed {
+        pub fn new(code: u16, _reason: &str) -> Self {
+            Self { code }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn utf16_transcoding_matches_std_at_every_block_alignment() {
+    // The wasm build takes the SIMD path (16-byte ASCII blocks); native
+    // tests cover only the portable one.
+    utf8::tests::check_utf16();
+}
+
 #[wasm_bindgen_test]
 fn os_random_comes_from_crypto_get_random_values() {
     // Two clients with the default (OS) source pick different keys.
