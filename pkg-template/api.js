@@ -940,6 +940,8 @@ class Engine {
     this._head = 0;
     // Queue index of a received close: the state changes when it is yielded.
     this._closeAt = -1;
+    // The state that close leads to, if free() came before it was yielded.
+    this._closedState = ConnectionState.CLOSED;
     this._state = ConnectionState.CONNECTING;
     refreshViews();
     const status = U32[this._ctl + CTL_STATUS];
@@ -1004,7 +1006,7 @@ class Engine {
       // handed out, so the messages before it can still be answered.
       if (at === this._closeAt) {
         this._closeAt = -1;
-        if (this._h !== null) this._state = this._h.take_close();
+        this._state = this._h !== null ? this._h.take_close() : this._closedState;
       }
       yield event;
     }
@@ -1101,6 +1103,9 @@ class Engine {
   /** Frees the wasm memory now; the connection cannot be used afterwards. */
   free() {
     if (this._h !== null) {
+      // A received close still queued moves the state when it is yielded,
+      // as before free(): the state it leads to, while wasm can tell.
+      if (this._closeAt !== -1) this._closedState = this._h.take_close();
       this._h.free();
       this._h = null;
     }

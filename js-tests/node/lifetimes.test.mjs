@@ -345,6 +345,33 @@ test("receiveData and send() in the middle of events(): order, bytes and the clo
   client.free();
 });
 
+test("free() before a received close is handed out: the close still moves the state when it is", () => {
+  const frames = [{ kind: "bytes", data: pattern(20, 1) }, { kind: "close", code: 1001, reason: "away" }];
+  // What a server sends (unmasked), for the client.
+  const sender = new W.Connection(W.ConnectionType.SERVER);
+  const fromServer = concat([
+    sender.send(new W.BytesMessage({ data: pattern(20, 1) })),
+    sender.send(new W.CloseConnection({ code: 1001, reason: "away" })),
+  ]);
+  sender.free();
+  for (const [role, after] of [
+    ["server", REMOTE_CLOSING],
+    ["client", REMOTE_CLOSING],
+  ]) {
+    const conn = new W.Connection(role === "server" ? W.ConnectionType.SERVER : W.ConnectionType.CLIENT);
+    conn.receiveData(role === "server" ? wire(frames) : fromServer);
+    conn.free();
+    assert.equal(conn.state, OPEN, `${role}: nothing handed out yet`);
+    const got = [];
+    for (const e of conn.events()) {
+      got.push(e);
+      assert.equal(conn.state, e instanceof W.CloseConnection ? after : OPEN, `${role}: ${e.constructor.name}`);
+    }
+    assertMessages(messages(got), frames);
+    assert.throws(() => conn.send(new W.BytesMessage({ data: pattern(1, 2) })), W.LocalProtocolError);
+  }
+});
+
 test("a second generator and a broken loop: nothing lost, nothing twice, close state moves once", () => {
   const server = new W.Connection(W.ConnectionType.SERVER);
   const list = [
