@@ -306,11 +306,8 @@ function bytesIn(value, what) {
 // about 30 ns per message); anything else as asBytes. send() never reads
 // its `length` (see bytesIn).
 function messageBytes(value, what) {
-  if (ArrayBuffer.isView(value) && typedArrayName.call(value) === "Uint8Array" && Object.getPrototypeOf(value) === Uint8Array.prototype) {
-    usableLength(value, what);
-    return value;
-  }
-  return asBytes(value, what);
+  const plain = ArrayBuffer.isView(value) && Object.getPrototypeOf(value) === Uint8Array.prototype;
+  return plain ? bytesIn(value, what) : asBytes(value, what);
 }
 
 function byteLength(bytes) {
@@ -719,8 +716,6 @@ const utf16Decoder = NodeBuffer === null ? new TextDecoder("utf-16le", { ignoreB
 function latin1(lo, hi) {
   return BUF !== null ? BUF.latin1Slice(lo, hi) : latin1Decoder.decode(U8.subarray(lo, hi));
 }
-// How far apart two ASCII pieces may lie and still be decoded together.
-const ASCII_GAP = 256;
 // The decoded text of the call whose control block is at `textCtl`: the
 // last ASCII span (memory from asciiLo to asciiHi) and the UTF-16 buffer.
 let textCtl = 0;
@@ -728,7 +723,7 @@ let asciiText = "";
 let asciiLo = 0;
 let asciiHi = 0;
 let text16 = null;
-function resetText(ctl) {
+function resetSpans(ctl) {
   textCtl = ctl;
   asciiText = "";
   asciiLo = asciiHi = 0;
@@ -740,21 +735,42 @@ function resetText(ctl) {
   inputHi = ctl === 0 ? 0 : inputLo + U32[ctl + CTL_INPUT_CAP];
 }
 
+// The pieces that follow record `i` (at `ptr`, `len` bytes) in memory,
+// each at most `gap` bytes after the one before: records whose meta word
+// masked by `mask` is `want`, of at most `maxLen` bytes, ending by `limit`
+// (others in between are skipped). Sets spanEnd (where the last one ends)
+// and spanPieces (how many, this one included).
+// How far apart two pieces (ASCII text, or small binary) may lie and still
+// be copied or decoded together.
+const SPAN_GAP = 256;
+let spanEnd = 0;
+let spanPieces = 0;
+function scanSpan(base, i, count, mask, want, ptr, len, gap, maxLen, limit) {
+  let end = ptr + len;
+  let pieces = 1;
+  for (let j = i + 1; j < count; j++) {
+    const r = base + j * REC_WORDS;
+    if ((U32[r] & mask) !== want) continue;
+    const at = U32[r + 1];
+    const n = U32[r + 2];
+    if (n > maxLen || at < end || at - end > gap || at + n > limit) break;
+    end = at + n;
+    pieces++;
+  }
+  spanEnd = end;
+  spanPieces = pieces;
+}
+
+const ASCII_TEXT = (FLAG_ASCII << 8) | KIND_TEXT;
+
 function decodeText(base, i, count, flags, ptr, len) {
   if ((flags & FLAG_ASCII) !== 0) {
     if (ptr < asciiLo || ptr + len > asciiHi) {
       // This piece and the ASCII pieces that closely follow it.
-      let end = ptr + len;
-      for (let j = i + 1; j < count; j++) {
-        const r = base + j * REC_WORDS;
-        if ((U32[r] & ((FLAG_ASCII << 8) | 0xff)) !== ((FLAG_ASCII << 8) | KIND_TEXT)) continue;
-        const at = U32[r + 1];
-        if (at < end || at - end > ASCII_GAP) break;
-        end = at + U32[r + 2];
-      }
+      scanSpan(base, i, count, (FLAG_ASCII << 8) | 0xff, ASCII_TEXT, ptr, len, SPAN_GAP, Infinity, Infinity);
       asciiLo = ptr;
-      asciiHi = end;
-      asciiText = latin1(ptr, end);
+      asciiHi = spanEnd;
+      asciiText = latin1(ptr, spanEnd);
     }
     if (ptr === asciiLo && ptr + len === asciiHi) return asciiText;
     return asciiText.slice(ptr - asciiLo, ptr - asciiLo + len);
@@ -803,7 +819,6 @@ function copyOut(ptr, len) {
 // frame headers, never other wasm memory. Fewer than SPAN_MIN pieces: one
 // copy each (a span of a few is no cheaper).
 const SPAN_MAX = 64 * 1024;
-const SPAN_GAP = 256;
 const SPAN_MIN = 8;
 let inputLo = 0;
 let inputHi = 0;
@@ -814,22 +829,11 @@ function bytesOut(base, i, count, ptr, len) {
   if (ptr >= byteLo && ptr + len <= byteHi) return new Uint8Array(byteSpan, ptr - byteLo, len);
   if (len > POOL_MAX || ptr < inputLo || ptr + len > inputHi) return copyOut(ptr, len);
   // This piece and the small binary pieces in the input that closely follow it.
-  const limit = Math.min(inputHi, ptr + SPAN_MAX);
-  let end = ptr + len;
-  let pieces = 1;
-  for (let j = i + 1; j < count; j++) {
-    const r = base + j * REC_WORDS;
-    if ((U32[r] & 0xff) !== KIND_BYTES) continue;
-    const at = U32[r + 1];
-    const n = U32[r + 2];
-    if (n > POOL_MAX || at < end || at - end > SPAN_GAP || at + n > limit) break;
-    end = at + n;
-    pieces++;
-  }
-  if (pieces < SPAN_MIN) return copyOut(ptr, len);
-  byteSpan = U8.slice(ptr, end).buffer;
+  scanSpan(base, i, count, 0xff, KIND_BYTES, ptr, len, SPAN_GAP, POOL_MAX, Math.min(inputHi, ptr + SPAN_MAX));
+  if (spanPieces < SPAN_MIN) return copyOut(ptr, len);
+  byteSpan = U8.slice(ptr, spanEnd).buffer;
   byteLo = ptr;
-  byteHi = end;
+  byteHi = spanEnd;
   return new Uint8Array(byteSpan, 0, len);
 }
 
@@ -1149,7 +1153,7 @@ class Engine {
     const count = U32[ctl + CTL_COUNT];
     const base = U32[ctl + CTL_RECORDS] >>> 2;
     let large = U32[ctl + CTL_INPUT_CAP] > KEEP_BYTES || U32[ctl + CTL_TEXT16_LEN] * 2 > KEEP_BYTES;
-    resetText(ctl);
+    resetSpans(ctl);
     // What the records point at, in total: many pieces under KEEP_BYTES
     // (inflated messages, pings) must not stay pinned until the next call.
     let total = 0;
@@ -1168,7 +1172,7 @@ class Engine {
       error = new RemoteProtocolError(this._errorMessage(), hint);
     }
     // Not to keep a large decoded text alive once the user drops it.
-    resetText(0);
+    resetSpans(0);
     // Everything is copied out: large buffers can go now.
     if (large) this._h.release();
     if (error !== null) throw error;
