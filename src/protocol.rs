@@ -18,7 +18,7 @@ use crate::events::{BytesMessage, CloseConnection, Event, Ping, Pong, TextMessag
 use crate::extensions::Extension;
 use crate::frame::decode::{parse_header, FrameHeader, Status, MAX_HEADER_LEN};
 use crate::frame::encode::{write_frame, write_frame_in_place};
-use crate::frame::mask::{apply_mask, extend_masked};
+use crate::frame::mask::{apply_mask, apply_mask_ascii, extend_masked};
 use crate::frame::{Opcode, Rsv};
 use crate::random::RandomSource;
 use crate::utf8::Utf8Stream;
@@ -30,7 +30,13 @@ use std::collections::VecDeque;
 #[derive(Debug)]
 pub(crate) enum Piece<'a> {
     Bytes(Cow<'a, [u8]>),
-    Text(Cow<'a, str>),
+    /// `ascii`: the text is known to be all ASCII (the binding hands such
+    /// text to JS as Latin-1, without transcoding it).
+    Text {
+        text: Cow<'a, str>,
+        #[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
+        ascii: bool,
+    },
 }
 
 /// Where the protocol delivers what it parsed, in order.
@@ -49,8 +55,8 @@ impl Sink for VecDeque<Event> {
             Piece::Bytes(data) => {
                 Event::BytesMessage(BytesMessage { data: data.into_owned(), frame_finished, message_finished })
             }
-            Piece::Text(data) => {
-                Event::TextMessage(TextMessage { data: data.into_owned(), frame_finished, message_finished })
+            Piece::Text { text, .. } => {
+                Event::TextMessage(TextMessage { data: text.into_owned(), frame_finished, message_finished })
             }
         });
     }
@@ -90,9 +96,10 @@ impl<'a> Input<'a> {
     }
 
     /// Takes the next `n` payload bytes, unmasked with `mask` (key and the
-    /// offset into the frame's payload).
+    /// offset into the frame's payload). With `text`, also whether they are
+    /// all ASCII when unmasking in place told it (at no extra pass).
     #[inline]
-    fn take_payload(&mut self, n: usize, mask: Option<([u8; 4], u64)>) -> Cow<'a, [u8]> {
+    fn take_payload(&mut self, n: usize, mask: Option<([u8; 4], u64)>, text: bool) -> (Cow<'a, [u8]>, Option<bool>) {
         match self {
             Input::Shared(s) => {
                 let (head, rest) = s.split_at(n);
@@ -101,18 +108,23 @@ impl<'a> Input<'a> {
                     Some((key, offset)) => {
                         let mut chunk = Vec::with_capacity(n);
                         extend_masked(&mut chunk, head, key, offset);
-                        Cow::Owned(chunk)
+                        (Cow::Owned(chunk), None)
                     }
-                    None => Cow::Borrowed(head),
+                    None => (Cow::Borrowed(head), None),
                 }
             }
             Input::InPlace(s) => {
                 let (head, rest) = std::mem::take(s).split_at_mut(n);
                 *s = rest;
-                if let Some((key, offset)) = mask {
-                    apply_mask(head, key, offset);
-                }
-                Cow::Borrowed(head)
+                let ascii = match mask {
+                    Some((key, offset)) if text => Some(apply_mask_ascii(head, key, offset)),
+                    Some((key, offset)) => {
+                        apply_mask(head, key, offset);
+                        None
+                    }
+                    None => None,
+                };
+                (Cow::Borrowed(head), ascii)
             }
         }
     }
@@ -260,15 +272,11 @@ impl FrameProtocol {
             _ => None,
         };
         input.advance(head);
-        let data = input.take_payload(len, mask);
+        let (data, ascii) = input.take_payload(len, mask, b0 == text);
         // The state `begin_frame` and `read_data` leave behind.
         self.message_size = len as u64;
         self.utf8.reset();
-        let piece = if b0 == text {
-            Piece::Text(self.text_piece(data, true)?)
-        } else {
-            Piece::Bytes(data)
-        };
+        let piece = if b0 == text { self.text_piece(data, true, ascii)? } else { Piece::Bytes(data) };
         sink.message(piece, true, true);
         Ok(true)
     }
@@ -394,7 +402,10 @@ impl FrameProtocol {
             self.frame = Some(frame);
             return Ok(Step::NeedData);
         }
-        let chunk = input.take_payload(take, frame.header.mask.map(|key| (key, frame.read)));
+        // Unmasked text is checked for ASCII as it is unmasked (unless
+        // an extension transforms it first).
+        let text = self.message == Some(Opcode::Text) && self.extensions.is_empty();
+        let (chunk, ascii) = input.take_payload(take, frame.header.mask.map(|key| (key, frame.read)), text);
         frame.read += take as u64;
         let frame_finished = frame.remaining() == 0;
         let fin = frame.header.fin;
@@ -408,12 +419,12 @@ impl FrameProtocol {
         }
         let message_finished = frame_finished && fin;
         let piece = match self.message {
-            Some(Opcode::Text) => Piece::Text(self.text_piece(data, message_finished)?),
+            Some(Opcode::Text) => self.text_piece(data, message_finished, ascii)?,
             _ => Piece::Bytes(data),
         };
         let empty = match &piece {
             Piece::Bytes(b) => b.is_empty(),
-            Piece::Text(t) => t.is_empty(),
+            Piece::Text { text, .. } => text.is_empty(),
         };
         if !empty || frame_finished {
             sink.message(piece, frame_finished, message_finished);
@@ -424,12 +435,24 @@ impl FrameProtocol {
         Ok(Step::More)
     }
 
-    /// A piece of a text message, validated (`last`: the message ends with it).
-    fn text_piece<'a>(&mut self, data: Cow<'a, [u8]>, last: bool) -> Result<Cow<'a, str>, ParseFailed> {
-        match data {
-            Cow::Owned(bytes) => Ok(Cow::Owned(self.utf8.push(bytes, last)?)),
-            Cow::Borrowed(bytes) => self.utf8.push_slice(bytes, last),
+    /// A piece of a text message, validated (`last`: the message ends with
+    /// it). `ascii`: whether it is all ASCII, if unmasking told; else it is
+    /// checked here. ASCII after a code point boundary is valid UTF-8 as
+    /// it is, so most text is read once (SIMD) rather than validated.
+    fn text_piece<'a>(&mut self, data: Cow<'a, [u8]>, last: bool, ascii: Option<bool>) -> Result<Piece<'a>, ParseFailed> {
+        if ascii.unwrap_or_else(|| crate::utf8::is_ascii(&*data)) && self.utf8.at_boundary() {
+            // SAFETY: ASCII bytes are valid UTF-8.
+            let text = match data {
+                Cow::Owned(bytes) => Cow::Owned(unsafe { String::from_utf8_unchecked(bytes) }),
+                Cow::Borrowed(bytes) => Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) }),
+            };
+            return Ok(Piece::Text { text, ascii: true });
         }
+        let text = match data {
+            Cow::Owned(bytes) => Cow::Owned(self.utf8.push(bytes, last)?),
+            Cow::Borrowed(bytes) => self.utf8.push_slice(bytes, last)?,
+        };
+        Ok(Piece::Text { text, ascii: false })
     }
 
     /// Runs a payload piece through the extensions (e.g. inflation).
@@ -592,12 +615,19 @@ mod tests {
     struct Seen {
         events: VecDeque<Event>,
         borrowed: usize,
+        /// Each non-empty text piece, with its `ascii` flag.
+        texts: Vec<(String, bool)>,
     }
 
     impl Sink for Seen {
         fn message(&mut self, piece: Piece<'_>, frame_finished: bool, message_finished: bool) {
-            if matches!(piece, Piece::Bytes(Cow::Borrowed(_)) | Piece::Text(Cow::Borrowed(_))) {
+            if matches!(piece, Piece::Bytes(Cow::Borrowed(_)) | Piece::Text { text: Cow::Borrowed(_), .. }) {
                 self.borrowed += 1;
+            }
+            if let Piece::Text { text, ascii } = &piece {
+                if !text.is_empty() {
+                    self.texts.push((text.to_string(), *ascii));
+                }
             }
             self.events.message(piece, frame_finished, message_finished);
         }
@@ -631,6 +661,11 @@ mod tests {
     }
 
     fn parse_chunks<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> (Vec<Event>, usize) {
+        let seen = parse_seen(chunks, in_place, config);
+        (seen.events.into_iter().collect(), seen.borrowed)
+    }
+
+    fn parse_seen<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> Seen {
         let mut proto = FrameProtocol::new(false, vec![], config);
         let mut seen = Seen::default();
         for chunk in chunks {
@@ -638,7 +673,48 @@ mod tests {
             let input = if in_place { Input::InPlace(&mut copy) } else { Input::Shared(chunk) };
             proto.receive(input, &mut seen);
         }
-        (seen.events.into_iter().collect(), seen.borrowed)
+        seen
+    }
+
+    /// ASCII text skips validation (known from unmasking in place, or
+    /// checked): every piece's flag must be exact, and ASCII right after
+    /// a code point cut between fragments must still fail.
+    #[test]
+    fn ascii_text_is_flagged_exactly_and_never_skips_a_cut_code_point() {
+        let key = Some([0x80, 0x81, 0x7f, 0xff]);
+        let mut ok = Vec::new();
+        let long = "{\"id\":1,\"tags\":[\"alpha\"]},".repeat(3000);
+        write_frame(&mut ok, true, Rsv::NONE, Opcode::Text, long.as_bytes(), key);
+        write_frame(&mut ok, true, Rsv::NONE, Opcode::Text, b"short ascii", key);
+        let mixed = format!("{}é{}", "a".repeat(100), "b".repeat(100));
+        write_frame(&mut ok, true, Rsv::NONE, Opcode::Text, mixed.as_bytes(), key);
+        // "é" cut between fragments, then ASCII fragments: all valid.
+        write_frame(&mut ok, false, Rsv::NONE, Opcode::Text, b"ab\xc3", key);
+        write_frame(&mut ok, false, Rsv::NONE, Opcode::Continuation, b"\xa9cd", key);
+        write_frame(&mut ok, true, Rsv::NONE, Opcode::Continuation, b"efgh", key);
+        let want = [long.as_str(), "short ascii", mixed.as_str(), "abé", "cd", "efgh"].concat();
+        // A lead byte, then an ASCII fragment: invalid.
+        let mut bad = Vec::new();
+        write_frame(&mut bad, false, Rsv::NONE, Opcode::Text, b"ab\xc3", key);
+        write_frame(&mut bad, true, Rsv::NONE, Opcode::Continuation, b"cdef", key);
+        for cut in [ok.len(), 65_536, 1000, 7, 1] {
+            for in_place in [false, true] {
+                let seen = parse_seen(ok.chunks(cut), in_place, &Config::default());
+                let text: String = seen.texts.iter().map(|(t, _)| t.as_str()).collect();
+                assert_eq!(text, want, "cut {cut} in place {in_place}");
+                for (t, ascii) in &seen.texts {
+                    // Text that ends in a cut code point ("ab\xc3") came
+                    // from bytes that were not ASCII: it is validated.
+                    let validated = "ab".ends_with(t.as_str()) && cut >= 3;
+                    assert_eq!(*ascii, t.is_ascii() && !validated, "{t:?} cut {cut} in place {in_place}");
+                }
+                let (events, _) = parse_chunks(bad.chunks(cut), in_place, &Config::default());
+                assert!(
+                    matches!(events.last(), Some(Event::CloseConnection(c)) if c.code == 1007),
+                    "cut {cut} in place {in_place}: {events:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -149,6 +149,12 @@ impl Utf8Stream {
         Ok(unsafe { std::str::from_utf8_unchecked(&data[..valid]) })
     }
 
+    /// Whether the text so far ends between code points (nothing carried):
+    /// then a piece that is all ASCII is valid as it is.
+    pub(crate) fn at_boundary(&self) -> bool {
+        self.carry.is_empty()
+    }
+
     /// Forgets any carried bytes (a new message starts).
     pub(crate) fn reset(&mut self) {
         self.carry.clear();
@@ -159,9 +165,9 @@ impl Utf8Stream {
 /// `str::is_ascii` goes 4 bytes at a time there (and a plain OR loop is
 /// not vectorised), which cost more than decoding the text in JS.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub(crate) fn is_ascii(text: &str) -> bool {
+pub(crate) fn is_ascii(text: &(impl AsRef<[u8]> + ?Sized)) -> bool {
     use core::arch::wasm32::{u8x16_bitmask, v128, v128_load, v128_or};
-    let b = text.as_bytes();
+    let b = text.as_ref();
     let mut i = 0;
     while i + 64 <= b.len() {
         // SAFETY: the 64 bytes at `i` are in `b`; v128_load takes any
@@ -190,9 +196,8 @@ pub(crate) fn is_ascii(text: &str) -> bool {
 
 /// Whether `text` is all ASCII.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-#[allow(dead_code)]
-pub(crate) fn is_ascii(text: &str) -> bool {
-    text.is_ascii()
+pub(crate) fn is_ascii(text: &(impl AsRef<[u8]> + ?Sized)) -> bool {
+    text.as_ref().is_ascii()
 }
 
 /// Appends `text` as UTF-16 code units to `out`. For the wasm binding:

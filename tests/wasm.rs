@@ -114,6 +114,17 @@ fn utf8_validation_accepts_valid_and_rejects_invalid_at_every_offset() {
     }
 }
 
+/// src/frame/mask.rs compiled into this test for its crate-private
+/// fused unmask-and-ASCII-check, whose SIMD loop only wasm runs.
+#[path = "../src/frame/mask.rs"]
+#[allow(dead_code)]
+mod mask;
+
+#[wasm_bindgen_test]
+fn unmasking_text_sees_every_high_bit() {
+    mask::tests::check_ascii_masking();
+}
+
 /// src/utf8.rs compiled into this test for its crate-private UTF-16
 /// transcoder, with stand-ins for the two crate items it uses.
 #[path = "../src/utf8.rs"]

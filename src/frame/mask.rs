@@ -11,40 +11,64 @@ use std::mem::MaybeUninit;
 /// XORs `data` with `key`, starting `offset` bytes into the frame's payload
 /// (so a payload masked in pieces gives the same result as in one go).
 pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
+    mask_checking::<false>(data, key, offset);
+}
+
+/// As [`apply_mask`], and whether the unmasked bytes are all ASCII: text
+/// is checked as it is unmasked, in the same pass, so that an ASCII
+/// payload need not be read again to be validated and to be handed to JS
+/// as Latin-1 (three passes over a 64 KiB message became one).
+pub(crate) fn apply_mask_ascii(data: &mut [u8], key: [u8; 4], offset: u64) -> bool {
+    !mask_checking::<true>(data, key, offset)
+}
+
+/// `apply_mask`; with `CHECK`, also whether any unmasked byte has its high
+/// bit set (without, the answer means nothing and costs nothing).
+#[inline(always)]
+fn mask_checking<const CHECK: bool>(data: &mut [u8], key: [u8; 4], offset: u64) -> bool {
     // Rotate the key so that data[0] lines up with key[offset % 4].
     let key = rotate(key, (offset % 4) as usize);
     let n = lead(data.as_ptr(), data.len());
     if n == 0 {
-        return mask_in_place(data, key);
+        return mask_in_place::<CHECK>(data, key);
     }
     // From the 16-byte boundary on (see `lead`), then the first 16 bytes
     // (of 64 or more) as one block, masked from a copy taken before the
     // rest overlapped them.
     let mut first = [0u8; 16];
     first.copy_from_slice(&data[..16]);
-    mask_in_place(&mut data[n..], rotate(key, n));
-    mask_in_place(&mut first, key);
+    let high = mask_in_place::<CHECK>(&mut data[n..], rotate(key, n));
+    let high = mask_in_place::<CHECK>(&mut first, key) | high;
     if let Ok(head) = <&mut [u8; 16]>::try_from(&mut data[..16]) {
         *head = first;
     }
+    high
 }
 
-/// `apply_mask` with the key already rotated for `data[0]`.
+/// `mask_checking` with the key already rotated for `data[0]`.
 #[inline]
-fn mask_in_place(data: &mut [u8], key: [u8; 4]) {
-    let done = wide(data, key);
+fn mask_in_place<const CHECK: bool>(data: &mut [u8], key: [u8; 4]) -> bool {
+    let (done, mut high) = wide::<CHECK>(data, key);
     // `done` is a multiple of 4, so the key is still aligned for the tail:
     // whole words, then bytes (small payloads are all tail).
     let word = u32::from_ne_bytes(key);
+    let mut seen = 0;
     let mut words = data[done..].chunks_exact_mut(4);
     for chunk in &mut words {
         if let Ok(bytes) = <&mut [u8; 4]>::try_from(chunk) {
-            *bytes = (u32::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
+            let plain = u32::from_ne_bytes(*bytes) ^ word;
+            seen |= plain;
+            *bytes = plain.to_ne_bytes();
         }
     }
     for (byte, k) in words.into_remainder().iter_mut().zip(key) {
         *byte ^= k;
+        seen |= u32::from(*byte);
     }
+    if CHECK {
+        high |= seen & 0x8080_8080 != 0;
+    }
+    high
 }
 
 /// Appends `src` to `out`, masked with `key` starting `offset` bytes into
@@ -99,26 +123,32 @@ fn rotate(key: [u8; 4], shift: usize) -> [u8; 4] {
 }
 
 /// Masks a prefix of `data` whose length is a multiple of 4, as much as the
-/// wide path handles, and returns its length.
+/// wide path handles: its length, and with `CHECK` whether any masked
+/// byte has its high bit set.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
-    use core::arch::wasm32::{u32x4_splat, v128, v128_load, v128_store, v128_xor};
+fn wide<const CHECK: bool>(data: &mut [u8], key: [u8; 4]) -> (usize, bool) {
+    use core::arch::wasm32::{u32x4_splat, u8x16_bitmask, v128, v128_load, v128_or, v128_store, v128_xor};
     let k = u32x4_splat(u32::from_ne_bytes(key));
     let blocks = data.len() / 16;
     let ptr = data.as_mut_ptr();
+    let mut seen = u32x4_splat(0);
     let mut i = 0;
     // Four vectors per iteration, each loaded, masked and stored in turn
-    // (see `wide_into`), then one at a time.
+    // (see `wide_into`), then one at a time. `seen` ORs what was stored:
+    // one more instruction per vector, left out when not `CHECK`.
     while i + 4 <= blocks {
         // SAFETY: blocks i..i+4 lie within `data` (i + 4 <= len / 16), which
         // is borrowed mutably; v128_load/v128_store take unaligned addresses.
         unsafe {
             let p = ptr.add(i * 16) as *mut v128;
-            v128_store(p, v128_xor(v128_load(p), k));
-            v128_store(p.add(1), v128_xor(v128_load(p.add(1)), k));
-            v128_store(p.add(2), v128_xor(v128_load(p.add(2)), k));
-            v128_store(p.add(3), v128_xor(v128_load(p.add(3)), k));
+            for j in 0..4 {
+                let v = v128_xor(v128_load(p.add(j)), k);
+                v128_store(p.add(j), v);
+                if CHECK {
+                    seen = v128_or(seen, v);
+                }
+            }
         }
         i += 4;
     }
@@ -126,11 +156,15 @@ fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
         // SAFETY: block i lies within `data` (i < len / 16); unaligned access is allowed.
         unsafe {
             let p = ptr.add(i * 16) as *mut v128;
-            v128_store(p, v128_xor(v128_load(p), k));
+            let v = v128_xor(v128_load(p), k);
+            v128_store(p, v);
+            if CHECK {
+                seen = v128_or(seen, v);
+            }
         }
         i += 1;
     }
-    blocks * 16
+    (blocks * 16, CHECK && u8x16_bitmask(seen) != 0)
 }
 
 /// Writes `src` masked with `key` into a prefix of `dst` (as long as `src`)
@@ -233,14 +267,17 @@ fn words_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) -> usize {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[allow(unused_unsafe)]
-fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
-    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
+fn wide<const CHECK: bool>(data: &mut [u8], key: [u8; 4]) -> (usize, bool) {
+    use core::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi32, _mm_setzero_si128, _mm_storeu_si128,
+        _mm_xor_si128,
+    };
     let blocks = data.len() / 16;
     let ptr = data.as_mut_ptr();
     // SAFETY: SSE2 is part of the x86-64 baseline. (Newer compilers call
-    // this intrinsic safe, hence the allow.)
+    // these intrinsics safe, hence the allow.)
     #[allow(unused_unsafe)]
-    let k = unsafe { _mm_set1_epi32(i32::from_ne_bytes(key)) };
+    let (k, mut seen) = unsafe { (_mm_set1_epi32(i32::from_ne_bytes(key)), _mm_setzero_si128()) };
     let mut i = 0;
     while i + 4 <= blocks {
         // SAFETY: blocks i..i+4 lie within `data` (i + 4 <= len / 16), which
@@ -249,10 +286,14 @@ fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
             let p = ptr.add(i * 16) as *mut __m128i;
             let (a, b, c, d) =
                 (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)), _mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
-            _mm_storeu_si128(p, _mm_xor_si128(a, k));
-            _mm_storeu_si128(p.add(1), _mm_xor_si128(b, k));
-            _mm_storeu_si128(p.add(2), _mm_xor_si128(c, k));
-            _mm_storeu_si128(p.add(3), _mm_xor_si128(d, k));
+            let (a, b, c, d) = (_mm_xor_si128(a, k), _mm_xor_si128(b, k), _mm_xor_si128(c, k), _mm_xor_si128(d, k));
+            _mm_storeu_si128(p, a);
+            _mm_storeu_si128(p.add(1), b);
+            _mm_storeu_si128(p.add(2), c);
+            _mm_storeu_si128(p.add(3), d);
+            if CHECK {
+                seen = _mm_or_si128(seen, _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)));
+            }
         }
         i += 4;
     }
@@ -260,17 +301,22 @@ fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
         // SAFETY: block i lies within `data` (i < len / 16); unaligned access is allowed.
         unsafe {
             let p = ptr.add(i * 16) as *mut __m128i;
-            _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k));
+            let v = _mm_xor_si128(_mm_loadu_si128(p), k);
+            _mm_storeu_si128(p, v);
+            if CHECK {
+                seen = _mm_or_si128(seen, v);
+            }
         }
         i += 1;
     }
-    blocks * 16
+    // SAFETY: SSE2, as above.
+    (blocks * 16, CHECK && unsafe { _mm_movemask_epi8(seen) } != 0)
 }
 
 #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
 #[inline]
-fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
-    words(data, key)
+fn wide<const CHECK: bool>(data: &mut [u8], key: [u8; 4]) -> (usize, bool) {
+    words::<CHECK>(data, key)
 }
 
 /// The portable path: 8 bytes at a time as `u64`s (through array
@@ -278,19 +324,24 @@ fn wide(data: &mut [u8], key: [u8; 4]) -> usize {
 /// per chunk became a `memcpy` call at `opt-level = "s"`).
 #[cfg_attr(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64"), allow(dead_code))]
 #[inline]
-fn words(data: &mut [u8], key: [u8; 4]) -> usize {
+fn words<const CHECK: bool>(data: &mut [u8], key: [u8; 4]) -> (usize, bool) {
     let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut seen = 0;
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         if let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) {
-            *bytes = (u64::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
+            let plain = u64::from_ne_bytes(*bytes) ^ word;
+            seen |= plain;
+            *bytes = plain.to_ne_bytes();
         }
     }
-    data.len() / 8 * 8
+    (data.len() / 8 * 8, CHECK && seen & 0x8080_8080_8080_8080 != 0)
 }
 
+// `pub(crate)`: tests/wasm.rs compiles this file in, to run
+// `check_ascii_masking` on the SIMD path.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::apply_mask;
 
     fn naive(data: &[u8], key: [u8; 4], offset: u64) -> Vec<u8> {
@@ -335,12 +386,46 @@ mod tests {
         let data: Vec<u8> = (0..100u8).collect();
         for len in 0..data.len() {
             let mut buf = data[..len].to_vec();
-            let done = super::words(&mut buf, key);
+            let (done, high) = super::words::<true>(&mut buf, key);
             assert_eq!(done % 4, 0);
+            assert_eq!(high, naive(&data[..done], key, 0).iter().any(|&b| b >= 0x80), "len {len}");
             for (i, byte) in buf[done..].iter_mut().enumerate() {
                 *byte ^= key[i % 4];
             }
             assert_eq!(buf, naive(&data[..len], key, 0), "len {len}");
+        }
+    }
+
+    #[test]
+    fn ascii_check_sees_every_high_bit() {
+        check_ascii_masking();
+    }
+
+    /// `apply_mask_ascii`: the answer, with masking as `apply_mask`'s, at
+    /// every start alignment (every `lead`), length and key offset, for
+    /// ASCII and for one byte 0x80 or above at each position (in the first
+    /// block, the wide loops, the tail words and the last bytes).
+    pub(crate) fn check_ascii_masking() {
+        let key = [0x5a, 0x80, 0x01, 0xff];
+        let plain: Vec<u8> = (0..200u32).map(|i| (i * 7 % 128) as u8).collect();
+        for start in 0..16 {
+            for len in [0, 1, 3, 4, 15, 16, 17, 63, 64, 65, 70, 100, 129, 150] {
+                for offset in 0..4 {
+                    for bad in std::iter::once(None).chain((0..len).map(Some)) {
+                        let mut text = plain[..len].to_vec();
+                        if let Some(at) = bad {
+                            text[at] = 0x80 | (at as u8);
+                        }
+                        let mut buf = vec![0xEEu8; start];
+                        buf.extend(naive(&text, key, offset));
+                        buf.extend([0xEE; 3]);
+                        let ascii = super::apply_mask_ascii(&mut buf[start..start + len], key, offset);
+                        assert_eq!(ascii, bad.is_none(), "start {start} len {len} offset {offset} bad {bad:?}");
+                        assert_eq!(buf[start..start + len], text[..], "start {start} len {len} offset {offset}");
+                        assert!(buf[..start].iter().chain(&buf[start + len..]).all(|&b| b == 0xEE));
+                    }
+                }
+            }
         }
     }
 

@@ -264,9 +264,10 @@ impl Table {
         at
     }
 
-    /// A text record for `text`, which stays where it is until the next call.
-    fn text(&mut self, text: &str, flags: u32) {
-        if crate::utf8::is_ascii(text) {
+    /// A text record for `text`, which stays where it is until the next
+    /// call (`ascii`: it is all ASCII; if not, it is transcoded).
+    fn text(&mut self, text: &str, ascii: bool, flags: u32) {
+        if ascii {
             self.push(KIND_TEXT, flags | FLAG_ASCII, 0, text.as_ptr(), text.len());
         } else {
             let at = self.text16.len();
@@ -292,9 +293,9 @@ impl Sink for Table {
         let flags = msg_flags(frame_finished, message_finished);
         let bytes = match piece {
             Piece::Bytes(b) => b,
-            Piece::Text(Cow::Borrowed(t)) => return self.text(t, flags),
-            Piece::Text(Cow::Owned(t)) => {
-                self.text(&t, flags);
+            Piece::Text { text: Cow::Borrowed(t), ascii } => return self.text(t, ascii, flags),
+            Piece::Text { text: Cow::Owned(t), ascii } => {
+                self.text(&t, ascii, flags);
                 // Its heap buffer, where the record may point, stays put.
                 self.owned.push(t.into_bytes());
                 return;
@@ -313,7 +314,7 @@ impl Sink for Table {
     fn event(&mut self, event: Event) {
         let (kind, flags, code, ptr, len) = match &event {
             Event::TextMessage(m) => {
-                self.text(&m.data, msg_flags(m.frame_finished, m.message_finished));
+                self.text(&m.data, crate::utf8::is_ascii(&m.data), msg_flags(m.frame_finished, m.message_finished));
                 self.held.push(event);
                 return;
             }
