@@ -241,24 +241,29 @@ impl FrameProtocol {
         }
     }
 
-    /// The common case, a small unfragmented message whose whole frame is
-    /// in `input`, with no extensions, in one go: what `read_header`,
-    /// `begin_frame` and `read_data` would do, without their per-frame
-    /// bookkeeping. `Ok(false)`, nothing consumed, for anything else
-    /// (failures included): the general path then handles it.
+    /// The common case, an unfragmented message of up to 64 KiB whose
+    /// whole frame is in `input`, with no extensions, in one go: what
+    /// `read_header`, `begin_frame` and `read_data` would do, without their
+    /// per-frame bookkeeping. `Ok(false)`, nothing consumed, for anything
+    /// else (failures included): the general path then handles it.
     fn whole_frame<'a>(&mut self, input: &mut Input<'a>, sink: &mut dyn Sink) -> Result<bool, ParseFailed> {
         let [b0, b1, ..] = *input.bytes() else {
             return Ok(false);
         };
         // FIN, no RSV bit, text or binary; masked as the role requires; a
-        // 7-bit length.
+        // 7-bit length or a 16-bit one that needs its 2 bytes.
         let (text, binary) = (0x80 | Opcode::Text as u8, 0x80 | Opcode::Binary as u8);
         let masked = if self.client { 0 } else { 0x80 };
-        let len = usize::from(b1 & 0x7F);
-        let head = if self.client { 2 } else { 6 };
+        let (len, head) = match (b1 & 0x7F, input.bytes().get(2..4)) {
+            (126, Some(&[hi, lo])) => (usize::from(u16::from_be_bytes([hi, lo])), 4),
+            (126 | 127, _) => return Ok(false),
+            (n, _) => (usize::from(n), 2),
+        };
+        let head = head + if self.client { 0 } else { 4 };
         if !(b0 == binary || b0 == text)
             || b1 & 0x80 != masked
-            || len > 125
+            // A 16-bit length below 126 is a failure: the general path's.
+            || (b1 & 0x7F == 126 && len < 126)
             || input.len() < head + len
             || self.stash_len != 0
             || self.message.is_some()
@@ -267,8 +272,9 @@ impl FrameProtocol {
         {
             return Ok(false);
         }
-        let mask = match input.bytes()[2..head] {
-            [k0, k1, k2, k3] => Some(([k0, k1, k2, k3], 0)),
+        // A server's frames end their header with the key (`head >= 6`).
+        let mask = match input.bytes()[..head] {
+            [.., k0, k1, k2, k3] if !self.client => Some(([k0, k1, k2, k3], 0)),
             _ => None,
         };
         input.advance(head);
@@ -666,7 +672,11 @@ mod tests {
     }
 
     fn parse_seen<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> Seen {
-        let mut proto = FrameProtocol::new(false, vec![], config);
+        parse_as(false, chunks, in_place, config)
+    }
+
+    fn parse_as<'a>(client: bool, chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> Seen {
+        let mut proto = FrameProtocol::new(client, vec![], config);
         let mut seen = Seen::default();
         for chunk in chunks {
             let mut copy = chunk.to_vec();
@@ -739,45 +749,63 @@ mod tests {
     /// failures included.
     #[test]
     fn whole_small_frames_parse_as_the_general_path_does() {
-        let frames = |list: &[(bool, Opcode, &[u8])]| -> Vec<Vec<u8>> {
-            let mut out = Vec::new();
-            for &(fin, opcode, payload) in list {
-                let mut frame = Vec::new();
-                write_frame(&mut frame, fin, Rsv::NONE, opcode, payload, Some([9, 8, 7, 6]));
-                out.push(frame);
-            }
-            out
-        };
-        let ok = frames(&[
-            (true, Opcode::Binary, &[7; 16]),
-            (true, Opcode::Text, "héllo".as_bytes()),
-            (true, Opcode::Binary, b""),
-            (true, Opcode::Text, b""),
-            // A fragmented message: its frames take the general path.
-            (false, Opcode::Text, b"ab"),
-            (true, Opcode::Continuation, b"c"),
-            (true, Opcode::Binary, &[1; 125]),
-            (true, Opcode::Binary, &[2; 126]),
-        ]);
-        let bad_utf8 = frames(&[(true, Opcode::Binary, b"x"), (true, Opcode::Text, b"a\xff"), (true, Opcode::Binary, b"y")]);
-        let unexpected = frames(&[(false, Opcode::Binary, b"x"), (true, Opcode::Binary, b"y")]);
-        let mut rsv = frames(&[(true, Opcode::Binary, b"x")]);
-        rsv[0][0] |= 0x40;
-        let limits = Config { max_message_size: 10, max_frame_size: 12, ..Config::default() };
-        for (list, config) in [
-            (&ok, Config::default()),
-            (&ok, limits),
-            (&bad_utf8, Config::default()),
-            (&unexpected, Config::default()),
-            (&rsv, Config::default()),
-        ] {
-            let whole = list.concat();
-            for in_place in [false, true] {
-                let (fast, _) = parse_chunks(std::iter::once(&whole[..]), in_place, &config);
-                let split = list.iter().flat_map(|f| [&f[..1], &f[1..]]);
-                let (general, _) = parse_chunks(split, in_place, &config);
-                assert_eq!(fast, general, "in place: {in_place}");
-                assert!(!fast.is_empty());
+        for client in [false, true] {
+            // A server receives masked frames, a client unmasked ones.
+            let (key, mask_bit) = if client { (None, 0) } else { (Some([9, 8, 7, 6]), 0x80) };
+            let frames = |list: &[(bool, Opcode, &[u8])]| -> Vec<Vec<u8>> {
+                let mut out = Vec::new();
+                for &(fin, opcode, payload) in list {
+                    let mut frame = Vec::new();
+                    write_frame(&mut frame, fin, Rsv::NONE, opcode, payload, key);
+                    out.push(frame);
+                }
+                out
+            };
+            let ok = frames(&[
+                (true, Opcode::Binary, &[7; 16]),
+                (true, Opcode::Text, "héllo".as_bytes()),
+                (true, Opcode::Binary, b""),
+                (true, Opcode::Text, b""),
+                // A fragmented message: its frames take the general path.
+                (false, Opcode::Text, b"ab"),
+                (true, Opcode::Continuation, b"c"),
+                (true, Opcode::Binary, &[1; 125]),
+                (true, Opcode::Binary, &[2; 126]),
+                (true, Opcode::Text, "é1234567".repeat(128).as_bytes()),
+                (true, Opcode::Binary, &[3; 65_535]),
+                (true, Opcode::Binary, &[4; 65_536]),
+            ]);
+            // 5 bytes with a 16-bit length: not minimal, a 1002.
+            let mut long_short = frames(&[(true, Opcode::Binary, b"abcde")]);
+            long_short[0].splice(1..2, [mask_bit | 126, 0, 5]);
+            let bad_utf8_long = frames(&[(true, Opcode::Text, &[b"a".repeat(200), vec![0xff]].concat())]);
+            let bad_utf8 = frames(&[(true, Opcode::Binary, b"x"), (true, Opcode::Text, b"a\xff"), (true, Opcode::Binary, b"y")]);
+            let unexpected = frames(&[(false, Opcode::Binary, b"x"), (true, Opcode::Binary, b"y")]);
+            let mut rsv = frames(&[(true, Opcode::Binary, b"x")]);
+            rsv[0][0] |= 0x40;
+            let small = Config { max_message_size: 10, max_frame_size: 12, ..Config::default() };
+            let limits = Config { max_message_size: 1000, max_frame_size: 1024, ..Config::default() };
+            for (list, config) in [
+                (&ok, Config::default()),
+                (&ok, small),
+                (&ok, limits),
+                (&bad_utf8, Config::default()),
+                (&bad_utf8_long, Config::default()),
+                (&long_short, Config::default()),
+                (&unexpected, Config::default()),
+                (&rsv, Config::default()),
+            ] {
+                let whole = list.concat();
+                for in_place in [false, true] {
+                    let fast = parse_as(client, std::iter::once(&whole[..]), in_place, &config).events;
+                    let split = list.iter().flat_map(|f| [&f[..1], &f[1..]]);
+                    let general = parse_as(client, split, in_place, &config).events;
+                    assert_eq!(fast, general, "client: {client}, in place: {in_place}");
+                    assert!(!fast.is_empty());
+                    if list == &long_short {
+                        assert!(matches!(fast.back(), Some(Event::CloseConnection(c)) if c.code == 1002), "{fast:?}");
+                    }
+                }
             }
         }
     }
