@@ -254,16 +254,18 @@ impl FrameProtocol {
         // 7-bit length or a 16-bit one that needs its 2 bytes.
         let (text, binary) = (0x80 | Opcode::Text as u8, 0x80 | Opcode::Binary as u8);
         let masked = if self.client { 0 } else { 0x80 };
-        let (len, head) = match (b1 & 0x7F, input.bytes().get(2..4)) {
-            (126, Some(&[hi, lo])) => (usize::from(u16::from_be_bytes([hi, lo])), 4),
-            (126 | 127, _) => return Ok(false),
-            (n, _) => (usize::from(n), 2),
+        let (len, head) = match b1 & 0x7F {
+            n @ 0..=125 => (usize::from(n), 2),
+            // Below 126 it is a failure: the general path's.
+            126 => match input.bytes().get(2..4) {
+                Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) >= 126 => (usize::from(u16::from_be_bytes([hi, lo])), 4),
+                _ => return Ok(false),
+            },
+            _ => return Ok(false),
         };
         let head = head + if self.client { 0 } else { 4 };
         if !(b0 == binary || b0 == text)
             || b1 & 0x80 != masked
-            // A 16-bit length below 126 is a failure: the general path's.
-            || (b1 & 0x7F == 126 && len < 126)
             || input.len() < head + len
             || self.stash_len != 0
             || self.message.is_some()

@@ -128,43 +128,56 @@ fn rotate(key: [u8; 4], shift: usize) -> [u8; 4] {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
 fn wide<const CHECK: bool>(data: &mut [u8], key: [u8; 4]) -> (usize, bool) {
-    use core::arch::wasm32::{u32x4_splat, u8x16_bitmask, v128, v128_load, v128_or, v128_store, v128_xor};
+    use core::arch::wasm32::{u32x4_splat, u8x16_bitmask, v128, v128_or};
     let k = u32x4_splat(u32::from_ne_bytes(key));
     let blocks = data.len() / 16;
     let ptr = data.as_mut_ptr();
     let mut seen = u32x4_splat(0);
     let mut i = 0;
     // Four vectors per iteration, each loaded, masked and stored in turn
-    // (see `wide_into`), then one at a time. `seen` ORs what was stored:
-    // one more instruction per vector, left out when not `CHECK`.
+    // (see `wide_into`; written out: at opt-level "s" a `for` over the four
+    // stayed a loop), then one at a time. `seen` ORs what was stored: one
+    // more instruction per vector, left out when not `CHECK`.
     while i + 4 <= blocks {
         // SAFETY: blocks i..i+4 lie within `data` (i + 4 <= len / 16), which
         // is borrowed mutably; v128_load/v128_store take unaligned addresses.
         unsafe {
             let p = ptr.add(i * 16) as *mut v128;
-            for j in 0..4 {
-                let v = v128_xor(v128_load(p.add(j)), k);
-                v128_store(p.add(j), v);
-                if CHECK {
-                    seen = v128_or(seen, v);
-                }
+            let a = xor_block(p, k);
+            let b = xor_block(p.add(1), k);
+            let c = xor_block(p.add(2), k);
+            let d = xor_block(p.add(3), k);
+            if CHECK {
+                seen = v128_or(seen, v128_or(v128_or(a, b), v128_or(c, d)));
             }
         }
         i += 4;
     }
     while i < blocks {
         // SAFETY: block i lies within `data` (i < len / 16); unaligned access is allowed.
-        unsafe {
-            let p = ptr.add(i * 16) as *mut v128;
-            let v = v128_xor(v128_load(p), k);
-            v128_store(p, v);
-            if CHECK {
-                seen = v128_or(seen, v);
-            }
+        let v = unsafe { xor_block(ptr.add(i * 16) as *mut v128, k) };
+        if CHECK {
+            seen = v128_or(seen, v);
         }
         i += 1;
     }
     (blocks * 16, CHECK && u8x16_bitmask(seen) != 0)
+}
+
+/// XORs the 16 bytes at `p` with `k` in place; returns the result.
+///
+/// # Safety
+/// `p` must be valid for reads and writes of 16 bytes (any alignment).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn xor_block(p: *mut core::arch::wasm32::v128, k: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::{v128_load, v128_store, v128_xor};
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        let v = v128_xor(v128_load(p), k);
+        v128_store(p, v);
+        v
+    }
 }
 
 /// Writes `src` masked with `key` into a prefix of `dst` (as long as `src`)
