@@ -746,6 +746,54 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Text messages of ASCII runs, multi-byte characters and stray
+        /// bytes, cut into frames and chunks anywhere (inside code points
+        /// too): in place (ASCII known from unmasking) and read-only (ASCII
+        /// checked) give the same events, and a message gives its text
+        /// exactly when its bytes are valid UTF-8, a 1007 otherwise.
+        #[test]
+        fn text_in_any_frames_and_chunks_is_validated_exactly(
+            parts in proptest::collection::vec((0u8..4, 1usize..40), 1..12),
+            frame_cuts in proptest::collection::vec(0usize..400, 0..4),
+            chunk in 1usize..300,
+        ) {
+            let mut bytes = Vec::new();
+            for (kind, n) in parts {
+                match kind {
+                    0 => bytes.extend(std::iter::repeat(b'a' + (n % 26) as u8).take(n)),
+                    1 => bytes.extend("é€😀".repeat(n % 5 + 1).as_bytes()),
+                    2 => bytes.extend("aé".repeat(n).as_bytes()),
+                    _ => bytes.push([0x80, 0xC3, 0xE2, 0xF0, 0xFF][n % 5]),
+                }
+            }
+            let mut cuts: Vec<usize> = frame_cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut stream = Vec::new();
+            let mut start = 0;
+            for (i, &end) in cuts.iter().chain([bytes.len()].iter()).enumerate() {
+                let opcode = if i == 0 { Opcode::Text } else { Opcode::Continuation };
+                write_frame(&mut stream, end == bytes.len() && i == cuts.len(), Rsv::NONE, opcode, &bytes[start..end.max(start)], Some([0x81, 0x7f, 0x00, 0xc3]));
+                start = end.max(start);
+            }
+            let in_place = parse_seen(stream.chunks(chunk), true, &Config::default());
+            let shared = parse_seen(stream.chunks(chunk), false, &Config::default());
+            proptest::prop_assert_eq!(&in_place.events, &shared.events);
+            let text: String = in_place.texts.iter().map(|(t, _)| t.as_str()).collect();
+            match std::str::from_utf8(&bytes) {
+                Ok(valid) => {
+                    proptest::prop_assert_eq!(text.as_str(), valid);
+                    proptest::prop_assert!(!in_place.events.iter().any(|e| matches!(e, Event::CloseConnection(_))));
+                }
+                Err(_) => proptest::prop_assert!(matches!(in_place.events.back(), Some(Event::CloseConnection(c)) if c.code == 1007)),
+            }
+            for (t, ascii) in &in_place.texts {
+                proptest::prop_assert!(!ascii || t.is_ascii());
+            }
+        }
+    }
+
     /// Whole small frames take `whole_frame`; with their first byte fed
     /// apart they take the general path: the events must be the same,
     /// failures included.
