@@ -147,9 +147,17 @@ mod error {
 
 #[wasm_bindgen_test]
 fn utf16_transcoding_matches_std_at_every_block_alignment() {
-    // The wasm build takes the SIMD path (16-byte ASCII blocks); native
-    // tests cover only the portable one.
+    // The wasm build takes the SIMD path (16-byte blocks of every kind);
+    // native tests cover only the scalar one.
     utf8::tests::check_utf16();
+}
+
+#[wasm_bindgen_test]
+fn utf8_validation_matches_std_on_every_short_sequence() {
+    // From 32 bytes up, the wasm build validates with its own SIMD code;
+    // native tests cover `simdutf8`'s.
+    utf8::tests::check_is_valid();
+    utf8::tests::check_random_pieces();
 }
 
 #[wasm_bindgen_test]
