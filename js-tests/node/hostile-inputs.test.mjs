@@ -497,6 +497,8 @@ for (const kind of KINDS) {
       // Constructed events hold those bytes.
       const message = new W.BytesMessage({ data: value });
       assert.ok(message.data instanceof Uint8Array);
+      // A Uint8Array of this realm (a Buffer too) is kept, not wrapped.
+      assert.equal(message.data === value, value instanceof Uint8Array, `${kind.name}: BytesMessage.data kept as given`);
       assert.deepEqual([...message.data], [...bytes], `${kind.name}: BytesMessage.data`);
       const viaMessage = new W.Message({ data: value });
       assert.ok(viaMessage instanceof W.BytesMessage);
