@@ -183,7 +183,7 @@ impl Connection {
     /// Whether a message piece may be sent: the state it leads to.
     fn check_send_data(&self, opcode: Opcode, payload: &[u8]) -> Result<ConnectionState, LocalProtocolError> {
         let event = match opcode {
-            Opcode::Text if simdutf8::basic::from_utf8(payload).is_err() => {
+            Opcode::Text if !crate::utf8::is_valid(payload) => {
                 return Err(LocalProtocolError::new("text payload is not valid UTF-8"))
             }
             Opcode::Text => "TextMessage",

@@ -4,14 +4,13 @@
 //! where they appear, not at the end of the message); a code point split
 //! across pieces is held back (at most 3 bytes) until it completes.
 //!
-//! Validation is `simdutf8`'s (SIMD, with the same `valid_up_to` /
-//! `error_len` answers as `std::str::from_utf8`): measured natively on
-//! multi-byte text, std's validator ran at about 200 MB/s here. Each piece
-//! is validated once in the usual cases (all valid, or a code point cut at
-//! its end), with `simdutf8::basic`, which is faster than `compat` for not
-//! keeping the error position; `compat` runs only on invalid input, for the
-//! exact answer. In wasm the usual cases take [`is_valid`], the same
-//! algorithm as `simdutf8::basic` written for V8 (2.3 times faster there).
+//! Each piece is validated once in the usual cases (all valid, or a code
+//! point cut at its end) by [`is_valid`]: natively `simdutf8::basic`
+//! (SIMD; std's validator ran at about 200 MB/s on multi-byte text here),
+//! in wasm the same algorithm written for V8 (2.3 times faster there than
+//! `simdutf8`'s wasm build, which is then not linked: -1.1 KB gzipped).
+//! Only invalid input takes `std::str::from_utf8` again, for the exact
+//! answer (`valid_up_to`, `error_len`).
 //!
 //! Also here, for the wasm binding: [`push_utf16`], UTF-8 to UTF-16.
 
@@ -139,8 +138,8 @@ impl Utf8Stream {
                 return Ok(text);
             }
         }
-        // Otherwise the exact answer (in practice: invalid).
-        let valid = match simdutf8::compat::from_utf8(data) {
+        // Otherwise the exact answer (in practice: invalid), std's.
+        let valid = match std::str::from_utf8(data) {
             Ok(text) => return Ok(text),
             Err(e) if e.error_len().is_some() => return Err(invalid()),
             Err(e) => e.valid_up_to(),
@@ -149,8 +148,8 @@ impl Utf8Stream {
             return Err(invalid());
         }
         self.carry.extend_from_slice(&data[valid..]);
-        // SAFETY: `compat::from_utf8` just reported the first `valid`
-        // bytes of `data` as valid UTF-8.
+        // SAFETY: `from_utf8` just reported the first `valid` bytes of
+        // `data` as valid UTF-8.
         Ok(unsafe { std::str::from_utf8_unchecked(&data[..valid]) })
     }
 
@@ -286,7 +285,9 @@ pub(crate) fn push_utf16(text: &str, out: &mut Vec<u16>) {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use simd::{blocks, is_valid};
+pub(crate) use simd::is_valid;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use simd::blocks;
 
 /// Natively, no blocks: the scalar decoder does all of `text`.
 ///
@@ -298,10 +299,16 @@ unsafe fn blocks(_text: &[u8], _dst: *mut u16) -> (usize, usize) {
     (0, 0)
 }
 
-/// Whether all of `data` is valid UTF-8.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn is_valid(data: &[u8]) -> bool {
+/// Whether all of `data` is valid UTF-8 (natively `simdutf8`'s SIMD).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn is_valid(data: &[u8]) -> bool {
     simdutf8::basic::from_utf8(data).is_ok()
+}
+
+/// Whether all of `data` is valid UTF-8 (wasm without SIMD: std's).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+pub(crate) fn is_valid(data: &[u8]) -> bool {
+    std::str::from_utf8(data).is_ok()
 }
 
 /// UTF-8 validation and UTF-16 transcoding with wasm SIMD.
@@ -348,12 +355,12 @@ mod simd {
     /// for V8: `simdutf8`'s wasm build keeps its 64-byte blocks in memory
     /// and calls a function per block, whose constants V8 rebuilds. Measured
     /// in Node 20 on mixed multi-byte text: 6.7 GB/s against 2.9 (1 KiB),
-    /// 7.2 against 3.1 (64 KiB). Under 32 bytes, `simdutf8`'s (the last
-    /// block is read as the 16 bytes before the end, with the 16 before).
-    pub(super) fn is_valid(data: &[u8]) -> bool {
+    /// 7.2 against 3.1 (64 KiB). Under 32 bytes, std's (the last block
+    /// is read as the 16 bytes before the end, with the 16 before).
+    pub(crate) fn is_valid(data: &[u8]) -> bool {
         let n = data.len();
         if n < 32 {
-            return simdutf8::basic::from_utf8(data).is_ok();
+            return std::str::from_utf8(data).is_ok();
         }
         let k = Checks::new();
         let p = data.as_ptr();
