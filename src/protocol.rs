@@ -276,7 +276,8 @@ impl FrameProtocol {
         }
         // A server's frames end their header with the key (`head >= 6`).
         let mask = match input.bytes()[..head] {
-            [.., k0, k1, k2, k3] if !self.client => Some(([k0, k1, k2, k3], 0)),
+            _ if self.client => None,
+            [.., k0, k1, k2, k3] => Some(([k0, k1, k2, k3], 0)),
             _ => None,
         };
         input.advance(head);
@@ -448,7 +449,7 @@ impl FrameProtocol {
     /// checked here. ASCII after a code point boundary is valid UTF-8 as
     /// it is, so most text is read once (SIMD) rather than validated.
     fn text_piece<'a>(&mut self, data: Cow<'a, [u8]>, last: bool, ascii: Option<bool>) -> Result<Piece<'a>, ParseFailed> {
-        if ascii.unwrap_or_else(|| crate::utf8::is_ascii(&*data)) && self.utf8.at_boundary() {
+        if self.utf8.at_boundary() && ascii.unwrap_or_else(|| crate::utf8::is_ascii(&*data)) {
             // SAFETY: ASCII bytes are valid UTF-8.
             let text = match data {
                 Cow::Owned(bytes) => Cow::Owned(unsafe { String::from_utf8_unchecked(bytes) }),

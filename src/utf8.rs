@@ -943,10 +943,15 @@ pub(crate) mod tests {
             check(&bytes);
         }
         // Valid text with one byte changed, or cut: a single error
-        // anywhere, in any kind of block.
+        // anywhere, in any kind of block, also after or inside ASCII runs
+        // long enough to be skipped 64 bytes at a time.
         for _ in 0..5_000 {
             let (mut bytes, len) = (Vec::new(), 32 + rng.below(400));
             while bytes.len() < len {
+                if rng.below(8) == 0 {
+                    let run = rng.below(200);
+                    bytes.extend((0..run).map(|i| b' ' + (i % 90) as u8));
+                }
                 let mut b = [0; 4];
                 bytes.extend_from_slice(CHARS[rng.below(CHARS.len())].encode_utf8(&mut b).as_bytes());
             }

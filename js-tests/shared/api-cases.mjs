@@ -752,6 +752,60 @@ test("random call sequences and random bytes never trap the wasm instance", (W) 
     }
   });
 
+  // A server unmasks text in place and learns in the same pass whether it is
+  // ASCII (then it skips validation): masked frames, with keys that set and
+  // clear high bits, must give the same strings, and a code point cut
+  // before an ASCII fragment must still fail.
+  const masked = (opcode, fin, payload, k) => {
+    const n = payload.length;
+    const key = [0x80 | k, 0x7f ^ k, 0xff, k & 0x7f];
+    const head = n < 126 ? [0x80 | n] : n < 65536 ? [0xfe, n >> 8, n & 0xff] : [0xff, 0, 0, 0, 0, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+    return concat([Uint8Array.of((fin ? 0x80 : 0) | opcode, ...head, ...key), payload.map((b, i) => b ^ key[i & 3])]);
+  };
+  const serverReceive = (W, stream, size) => {
+    const server = new W.Connection(W.ConnectionType.SERVER);
+    const texts = [];
+    let text = "";
+    let close = null;
+    for (let at = 0; at < stream.length; at += size) {
+      server.receiveData(stream.slice(at, at + size));
+      for (const e of server.events()) {
+        if (e instanceof W.CloseConnection) close = e.code;
+        if (!(e instanceof W.TextMessage)) continue;
+        text += e.data;
+        if (e.messageFinished) {
+          texts.push(text);
+          text = "";
+        }
+      }
+    }
+    server.free();
+    return { texts, close };
+  };
+
+  test("text decoding: a server checks ASCII as it unmasks: same strings, and a cut code point before ASCII fails", (W) => {
+    const frames = [];
+    texts.forEach((t, i) => {
+      const b = enc.encode(t);
+      frames.push(masked(1, true, b, i));
+      // Cut inside code points, then an all-ASCII fragment where there is one.
+      const cuts = [0, Math.floor(b.length / 3), b.length - 1, b.length].filter((c, j, a) => j === 0 || c > a[j - 1]);
+      for (let f = 0; f + 1 < cuts.length; f++) frames.push(masked(f ? 0 : 1, f + 2 === cuts.length, b.subarray(cuts[f], cuts[f + 1]), i + f));
+    });
+    const stream = concat(frames);
+    const want = texts.flatMap((t) => [t, t]);
+    for (const size of [stream.length, 65536, 1460, 7]) {
+      assert.deepEqual(serverReceive(W, stream, size), { texts: want, close: null }, `feed size ${size}`);
+    }
+    // "é" cut after its lead byte, then ASCII: invalid however it is fed.
+    for (const tail of ["cdef", "c", "x".repeat(300)]) {
+      const bad = concat([masked(1, true, enc.encode("fine"), 1), masked(1, false, Uint8Array.of(0x61, 0xc3), 2), masked(0, true, enc.encode(tail), 3)]);
+      for (const size of [bad.length, 9, 1]) {
+        assert.deepEqual(serverReceive(W, bad, size), { texts: ["fine"], close: W.CloseReason.INVALID_FRAME_PAYLOAD_DATA }, `tail ${tail.length}, feed ${size}`);
+      }
+    }
+  });
+
   test("text decoding: invalid UTF-8 still fails with 1007 after good texts", (W) => {
     for (const bad of [Uint8Array.of(0xc3, 0x28), Uint8Array.of(0xed, 0xa0, 0x80), Uint8Array.of(0xf0, 0x9f, 0x98)]) {
       const { client } = pair(W);
