@@ -307,11 +307,11 @@ function bytesIn(value, what) {
 // see bytesIn); anything else becomes a Uint8Array of this realm
 // (asBytes). isView first: it runs no user code (a Proxy is no view), and
 // then reading a view's prototype runs none either.
-const BufferPrototype = NodeBuffer === null ? null : NodeBuffer.prototype;
+const BufferPrototype = NodeBuffer === null ? Uint8Array.prototype : NodeBuffer.prototype;
 function messageBytes(value, what) {
   if (ArrayBuffer.isView(value)) {
     const proto = Object.getPrototypeOf(value);
-    if (proto === Uint8Array.prototype || (proto === BufferPrototype && proto !== null)) return bytesIn(value, what);
+    if (proto === Uint8Array.prototype || proto === BufferPrototype) return bytesIn(value, what);
   }
   return asBytes(value, what);
 }
@@ -741,17 +741,17 @@ function resetSpans(ctl) {
   inputHi = ctl === 0 ? 0 : inputLo + U32[ctl + CTL_INPUT_CAP];
 }
 
-// The pieces that follow record `i` (at `ptr`, `len` bytes) in memory,
-// each at most `gap` bytes after the one before: records whose meta word
-// masked by `mask` is `want`, of at most `maxLen` bytes, ending by `limit`
-// (others in between are skipped). Sets spanEnd (where the last one ends)
-// and spanPieces (how many, this one included).
 // How far apart two pieces (ASCII text, or small binary) may lie and still
 // be copied or decoded together.
 const SPAN_GAP = 256;
+// The pieces that follow record `i` (at `ptr`, `len` bytes) in memory,
+// each at most SPAN_GAP bytes after the one before: records whose meta word
+// masked by `mask` is `want`, of at most `maxLen` bytes, ending by `limit`
+// (others in between are skipped). Sets spanEnd (where the last one ends)
+// and spanPieces (how many, this one included).
 let spanEnd = 0;
 let spanPieces = 0;
-function scanSpan(base, i, count, mask, want, ptr, len, gap, maxLen, limit) {
+function scanSpan(base, i, count, mask, want, ptr, len, maxLen, limit) {
   let end = ptr + len;
   let pieces = 1;
   for (let j = i + 1; j < count; j++) {
@@ -759,7 +759,7 @@ function scanSpan(base, i, count, mask, want, ptr, len, gap, maxLen, limit) {
     if ((U32[r] & mask) !== want) continue;
     const at = U32[r + 1];
     const n = U32[r + 2];
-    if (n > maxLen || at < end || at - end > gap || at + n > limit) break;
+    if (n > maxLen || at < end || at - end > SPAN_GAP || at + n > limit) break;
     end = at + n;
     pieces++;
   }
@@ -773,7 +773,7 @@ function decodeText(base, i, count, flags, ptr, len) {
   if ((flags & FLAG_ASCII) !== 0) {
     if (ptr < asciiLo || ptr + len > asciiHi) {
       // This piece and the ASCII pieces that closely follow it.
-      scanSpan(base, i, count, (FLAG_ASCII << 8) | 0xff, ASCII_TEXT, ptr, len, SPAN_GAP, Infinity, Infinity);
+      scanSpan(base, i, count, (FLAG_ASCII << 8) | 0xff, ASCII_TEXT, ptr, len, Infinity, Infinity);
       asciiLo = ptr;
       asciiHi = spanEnd;
       asciiText = latin1(ptr, spanEnd);
@@ -835,7 +835,7 @@ function bytesOut(base, i, count, ptr, len) {
   if (ptr >= byteLo && ptr + len <= byteHi) return new Uint8Array(byteSpan, ptr - byteLo, len);
   if (len > POOL_MAX || ptr < inputLo || ptr + len > inputHi) return copyOut(ptr, len);
   // This piece and the small binary pieces in the input that closely follow it.
-  scanSpan(base, i, count, 0xff, KIND_BYTES, ptr, len, SPAN_GAP, POOL_MAX, Math.min(inputHi, ptr + SPAN_MAX));
+  scanSpan(base, i, count, 0xff, KIND_BYTES, ptr, len, POOL_MAX, Math.min(inputHi, ptr + SPAN_MAX));
   if (spanPieces < SPAN_MIN) return copyOut(ptr, len);
   byteSpan = U8.slice(ptr, spanEnd).buffer;
   byteLo = ptr;

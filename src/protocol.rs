@@ -670,12 +670,8 @@ mod tests {
     }
 
     fn parse_chunks<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> (Vec<Event>, usize) {
-        let seen = parse_seen(chunks, in_place, config);
+        let seen = parse_as(false, chunks, in_place, config);
         (seen.events.into_iter().collect(), seen.borrowed)
-    }
-
-    fn parse_seen<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> Seen {
-        parse_as(false, chunks, in_place, config)
     }
 
     fn parse_as<'a>(client: bool, chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> Seen {
@@ -712,7 +708,7 @@ mod tests {
         write_frame(&mut bad, true, Rsv::NONE, Opcode::Continuation, b"cdef", key);
         for cut in [ok.len(), 65_536, 1000, 7, 1] {
             for in_place in [false, true] {
-                let seen = parse_seen(ok.chunks(cut), in_place, &Config::default());
+                let seen = parse_as(false, ok.chunks(cut), in_place, &Config::default());
                 let text: String = seen.texts.iter().map(|(t, _)| t.as_str()).collect();
                 assert_eq!(text, want, "cut {cut} in place {in_place}");
                 for (t, ascii) in &seen.texts {
@@ -778,8 +774,8 @@ mod tests {
                 write_frame(&mut stream, end == bytes.len() && i == cuts.len(), Rsv::NONE, opcode, &bytes[start..end.max(start)], Some([0x81, 0x7f, 0x00, 0xc3]));
                 start = end.max(start);
             }
-            let in_place = parse_seen(stream.chunks(chunk), true, &Config::default());
-            let shared = parse_seen(stream.chunks(chunk), false, &Config::default());
+            let in_place = parse_as(false, stream.chunks(chunk), true, &Config::default());
+            let shared = parse_as(false, stream.chunks(chunk), false, &Config::default());
             proptest::prop_assert_eq!(&in_place.events, &shared.events);
             let text: String = in_place.texts.iter().map(|(t, _)| t.as_str()).collect();
             match std::str::from_utf8(&bytes) {

@@ -170,26 +170,12 @@ impl Utf8Stream {
 /// not vectorised), which cost more than decoding the text in JS.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) fn is_ascii(text: &(impl AsRef<[u8]> + ?Sized)) -> bool {
-    use core::arch::wasm32::{u8x16_bitmask, v128, v128_load, v128_or};
+    use core::arch::wasm32::{u8x16_bitmask, v128, v128_load};
     let b = text.as_ref();
-    let mut i = 0;
-    while i + 64 <= b.len() {
-        // SAFETY: the 64 bytes at `i` are in `b`; v128_load takes any
-        // alignment.
-        let acc = unsafe {
-            let p = b.as_ptr().add(i).cast::<v128>();
-            v128_or(
-                v128_or(v128_load(p), v128_load(p.add(1))),
-                v128_or(v128_load(p.add(2)), v128_load(p.add(3))),
-            )
-        };
-        if u8x16_bitmask(acc) != 0 {
-            return false;
-        }
-        i += 64;
-    }
+    let mut i = simd::skip_ascii(b, 0);
     while i + 16 <= b.len() {
-        // SAFETY: as above, 16 bytes.
+        // SAFETY: the 16 bytes at `i` are in `b`; v128_load takes any
+        // alignment.
         if u8x16_bitmask(unsafe { v128_load(b.as_ptr().add(i).cast::<v128>()) }) != 0 {
             return false;
         }
@@ -395,9 +381,10 @@ mod simd {
         !v128_any_true(v128_or(error, cut))
     }
 
-    /// Skips ASCII from `i`, 64 bytes at a time; returns where it stopped.
+    /// Skips ASCII from `i`, 64 bytes at a time; returns where it stopped
+    /// (also `is_ascii`'s main loop).
     #[inline(always)]
-    fn skip_ascii(data: &[u8], mut i: usize) -> usize {
+    pub(super) fn skip_ascii(data: &[u8], mut i: usize) -> usize {
         while i + 64 <= data.len() {
             // SAFETY: bytes `i..i + 64` are in `data`; any alignment.
             let any = unsafe {
