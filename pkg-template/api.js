@@ -1007,21 +1007,15 @@ class Engine {
   }
 
   /** Yields the events received so far, removing them from the queue. */
-  *events() {
-    while (this._head < this._queue.length) {
-      const at = this._head++;
-      const event = this._queue[at];
-      this._queue[at] = undefined;
-      // As in wsproto, a received close moves the state when its event is
-      // handed out, so the messages before it can still be answered.
-      if (at === this._closeAt) {
-        this._closeAt = -1;
-        this._state = this._h !== null ? this._h.take_close() : this._closedState;
-      }
-      yield event;
-    }
-    this._queue = [];
-    this._head = 0;
+  events() {
+    return new EventIterator(this);
+  }
+
+  // As in wsproto, a received close moves the state when its event is
+  // handed out, so the messages before it can still be answered.
+  _closeHandedOut() {
+    this._closeAt = -1;
+    this._state = this._h !== null ? this._h.take_close() : this._closedState;
   }
 
   /** Turns an event into the bytes to write to the network (a new Uint8Array). */
@@ -1184,6 +1178,47 @@ class Engine {
     if (error !== null) throw error;
   }
 }
+
+// What events() returns: a generator written out by hand. V8 allocates no
+// result object when a hand-written next() is inlined into a for-of loop;
+// a generator's it does (measured in Node 20: 7 against 20 ns per event).
+// It behaves as the generator it replaces: it starts at the first next(),
+// takes events queued meanwhile, is done for good once finished (or after
+// return() or throw()), and inherits from %IteratorPrototype%, so that
+// iterator helpers work on it.
+class EventIterator {
+  constructor(engine) {
+    this._engine = engine;
+  }
+
+  next() {
+    const c = this._engine;
+    if (c !== null) {
+      if (c._head < c._queue.length) {
+        const at = c._head++;
+        const event = c._queue[at];
+        c._queue[at] = undefined;
+        if (at === c._closeAt) c._closeHandedOut();
+        return { value: event, done: false };
+      }
+      c._queue = [];
+      c._head = 0;
+      this._engine = null;
+    }
+    return { value: undefined, done: true };
+  }
+
+  return(value) {
+    this._engine = null;
+    return { value, done: true };
+  }
+
+  throw(error) {
+    this._engine = null;
+    throw error;
+  }
+}
+Object.setPrototypeOf(EventIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())));
 
 if (typeof Symbol.dispose === "symbol") {
   Engine.prototype[Symbol.dispose] = Engine.prototype.free;

@@ -392,6 +392,44 @@ test("a second generator and a broken loop: nothing lost, nothing twice, close s
   server.free();
 });
 
+test("events() behaves as a generator: lazy, done for good, return() and throw() finish it, an iterator", () => {
+  const server = new W.Connection(W.ConnectionType.SERVER);
+  const list = [
+    { kind: "bytes", data: pattern(20, 31) },
+    { kind: "text", data: text(30, 32) },
+    { kind: "bytes", data: pattern(40, 33) },
+    { kind: "ping", data: pattern(3, 34) },
+  ];
+  const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
+  // Made before anything arrived: it yields what is queued at each next().
+  const early = server.events();
+  assert.ok(IteratorPrototype.isPrototypeOf(early));
+  assert.equal(early[Symbol.iterator](), early);
+  server.receiveData(wire(list.slice(0, 2)));
+  const got = [early.next().value];
+  // return(): done with the value given, and for good, though events wait.
+  assert.deepEqual(early.return(7), { value: 7, done: true });
+  assert.deepEqual(early.next(), { value: undefined, done: true });
+  // throw(): the error given, then done; nothing was taken.
+  const thrower = server.events();
+  const boom = new Error("boom");
+  assert.throws(() => thrower.throw(boom), (e) => e === boom);
+  assert.deepEqual(thrower.next(), { value: undefined, done: true });
+  // Finished once: later events go to a new iterator, not this one.
+  const drained = server.events();
+  got.push(...drained);
+  assert.deepEqual(drained.next(), { value: undefined, done: true });
+  server.receiveData(wire(list.slice(2)));
+  assert.deepEqual(drained.next(), { value: undefined, done: true });
+  const rest = server.events();
+  // Iterator helpers, where the runtime has them (Node 22+, Deno).
+  if (typeof rest.toArray === "function") got.push(...rest.toArray());
+  else got.push(...rest);
+  assertMessages(messages(got), list);
+  assert.deepEqual([...server.events()], []);
+  server.free();
+});
+
 // ---- text cut inside code points ------------------------------------------------
 
 test("text whose code points are cut across calls and frames: every piece whole, the message exact", () => {
