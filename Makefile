@@ -98,12 +98,14 @@ fuzz:
 test-fuzz:
 	scripts/fuzz.sh 10
 
-# The benchmark: the core natively (cargo bench, benches/frames.rs), then
-# the package side by side with ws and websocket-driver (bench/run.mjs),
-# which writes docs/bench.md and docs/bench.svg. QUICK=1: only the rows the
-# performance targets name, printed (under a minute once built).
+# The benchmark: the core natively next to tungstenite (cargo bench,
+# benches/frames.rs), then the package side by side with ws and
+# websocket-driver and the core natively vs in wasm, timed in turn
+# (bench/run.mjs), which writes docs/bench.md and docs/bench.svg. QUICK=1:
+# only the rows the performance targets name, printed (under a minute once
+# built), without cargo bench (no target needs its figures).
 bench: pkg
-	cargo bench --quiet --bench frames $(if $(QUICK),-- --quick '^(receive|send)/(65536|1048576)$$')
+	$(if $(QUICK),,cargo bench --quiet --bench frames)
 	node --expose-gc bench/run.mjs $(if $(QUICK),--quick)
 
 clean:

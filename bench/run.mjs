@@ -7,9 +7,12 @@
 //                                   (printed; docs/ only with --write)
 //   node --expose-gc bench/run.mjs [--quick] [--filter=REGEX] [--runs=N]
 //        [--min-time=MS] [--json=FILE] [--no-write] [--write] [--misalign=N]
+//        [--core-only]
 //
 // Writes docs/bench.md (tables, machine, versions, targets, memory) and
-// docs/bench.svg (speed-ups over ws and websocket-driver).
+// docs/bench.svg (speed-ups over ws and websocket-driver). --filter skips
+// the native-vs-wasm core section (bench/lib/wasmcore.mjs, about 12 s);
+// --core-only runs only that section and prints it (docs/ not written).
 
 import { writeFileSync, mkdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -37,6 +40,7 @@ const settings = {
 };
 const misalign = Number(args.misalign ?? 0);
 const filter = args.filter ? new RegExp(args.filter) : null;
+const coreOnly = Boolean(args["core-only"]);
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 const KiB = 1024;
@@ -207,8 +211,8 @@ async function warmUp(ms) {
     }
   }
 }
-await warmUp(quick ? 100 : 200);
-const selected = rows.filter((r) => !filter || filter.test(r.id));
+if (!coreOnly) await warmUp(quick ? 100 : 200);
+const selected = coreOnly ? [] : rows.filter((r) => !filter || filter.test(r.id));
 console.log(
   `bench: ${selected.length} rows, ${settings.runs} runs each (${quick ? "quick" : "full"} mode); ws native helpers: ${JSON.stringify(wsNative())}`,
 );
@@ -260,10 +264,11 @@ for (const r of selected) {
   console.log(line.join("  "));
 }
 
-const memory = await memoryReport();
-const wasmCore = filter ? {} : wasmCoreReport(settings.runs);
+const memory = coreOnly ? null : await memoryReport();
+const wasmCore = filter ? {} : await wasmCoreReport();
 if (wasmCore.error) console.error(`bench: wasm core: ${wasmCore.error}`);
-const native = nativeReport(results, wasmCore.error ? {} : wasmCore);
+if (wasmCore.nativeError) console.error(`bench: native core: ${wasmCore.nativeError}`);
+const native = nativeReport(results, wasmCore);
 const meta = {
   date: new Date().toISOString(),
   mode: quick ? "quick" : "full",
@@ -275,11 +280,15 @@ const meta = {
   wsNative: wsNative(),
   oursDeflate,
 };
-console.log(`bench: memory ${JSON.stringify(memory)}`);
-if (native) console.log(`bench: wasm core / native ${JSON.stringify(native.rows.map((r) => [r.id, r.ratio?.toFixed(2), r.pkgRatio?.toFixed(2)]))}`);
+if (memory) console.log(`bench: memory ${JSON.stringify(memory)}`);
+for (const r of native?.rows ?? []) {
+  const g = (x) => (x ? fmtGB(x) : "-");
+  const q = (x) => (x ? fmtRatio(x) : "-");
+  console.log(`${r.id.padEnd(46)}native ${g(r.nativeGbps)}  wasm core ${g(r.coreGbps)} (${q(r.ratio)})  package ${g(r.pkgGbps)} (${q(r.pkgRatio)})`);
+}
 if (args.json) writeFileSync(args.json, JSON.stringify({ meta, results, memory, native, wasmCore }, null, 1));
 // A quick run does not replace the full report unless asked (--write).
-if (!args["no-write"] && !filter && (!quick || args.write)) {
+if (!args["no-write"] && !filter && !coreOnly && (!quick || args.write)) {
   mkdirSync(`${root}/docs`, { recursive: true });
   writeFileSync(`${root}/docs/bench.md`, renderMarkdown({ meta, results, memory, native }));
   writeFileSync(`${root}/docs/bench.svg`, renderSvg({ meta, results }));

@@ -1,6 +1,8 @@
-// Native numbers from `cargo bench --bench frames` (criterion writes its
-// estimates under target/criterion/), put next to the same paths measured
-// through the wasm package in this run.
+// The wasm-vs-native table: the core's loops natively and in wasm, timed
+// in turn by wasmcore.mjs, next to the same paths measured through the wasm
+// package in this run; and the core natively next to tungstenite, from
+// `cargo bench --bench frames` (criterion writes its estimates under
+// target/criterion/).
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -22,6 +24,7 @@ function gbps(nsPerByte) {
   return nsPerByte ? 1 / nsPerByte : null;
 }
 
+// `core`: wasmCoreReport()'s result.
 export function nativeReport(results, core = {}) {
   const rows = [];
   const tungstenite = [];
@@ -34,21 +37,21 @@ export function nativeReport(results, core = {}) {
     ["send masked binary 16 MiB", "send", 16 << 20, (r) => r.dir === "send"],
   ];
   for (const [id, group, size, pred] of pairs) {
-    const ns = estimate(group, size);
     const wasm = results.find((r) => r.kind === "binary" && r.size === size && r.fragments === 1 && !r.deflate && pred(r));
     const pkgGbps = wasm?.results?.wsproto?.gbps ?? null;
-    const coreGbps = core[`${group}/${size}`] ?? null;
-    if (ns && (coreGbps || pkgGbps)) {
-      const nativeGbps = gbps(ns);
+    const c = core.rows?.[`${group}/${size}`];
+    const nativeGbps = c?.native ?? null;
+    if (c || pkgGbps) {
       rows.push({
         id,
         nativeGbps,
-        coreGbps,
+        coreGbps: c?.wasm ?? null,
         pkgGbps,
-        ratio: coreGbps ? nativeGbps / coreGbps : null,
-        pkgRatio: pkgGbps ? nativeGbps / pkgGbps : null,
+        ratio: c?.ratio ?? null,
+        pkgRatio: nativeGbps && pkgGbps ? nativeGbps / pkgGbps : null,
       });
     }
+    const ns = estimate(group, size);
     const tung = estimate(`tungstenite-${group}`, size);
     if (ns && tung) {
       tungstenite.push({ id, oursGbps: gbps(ns), tungGbps: gbps(tung), ratio: tung / ns });
@@ -65,15 +68,23 @@ export function nativeReport(results, core = {}) {
     if (ns && tung) tungstenite.unshift({ id, oursGbps: gbps(ns), tungGbps: gbps(tung), ratio: tung / ns });
   }
   if (!rows.length && !tungstenite.length) return null;
+  const failed = [core.error && `wasm core: ${core.error}`, core.nativeError && `native core: ${core.nativeError}`].filter(Boolean);
+  const method = core.rows
+    ? `, timed in turn in this run (native, wasm, wasm, native, ...: ${core.blocks} blocks of ${core.rounds} rounds, each block on a fresh wasm ` +
+      `instance and native process, about ${core.sampleMs} ms of ${core.clock === "wall" ? "wall-clock" : "CPU"} time per sample) so that the ` +
+      `machine's drift hits both sides; each figure is the median of its ${core.blocks * core.rounds} samples (steadier from run to run than the fastest), `
+    : ", ";
   return {
     rows,
     tungstenite,
+    failed,
     note:
-      "Native: the core through its public Rust API (`Connection::receive_data` and draining `events()`, or `Connection::send_data` framing the borrowed payload, as the package does), " +
-      "criterion's median (benches/frames.rs), release profile. Wasm core: the same code and workload compiled to wasm32 with simd128 " +
-      "(bench/wasm-core, same profile), looping inside wasm, timed from Node (median of 5). Package: this run's figure for the same path " +
-      "through the JS package, which also pays the boundary: copying each chunk in, copying payloads out, building event objects. " +
-      "Ratios are time over native time (1x: as fast as native)." +
+      "Native and wasm core: the same loops on the same bytes (bench/wasm-core: `Connection::receive_data` draining `events()`, or " +
+      "`Connection::send_data` framing the borrowed payload, as the package does), one release profile, built natively and as wasm32 with simd128" +
+      method +
+      "and the ratio is wasm time over native time (1x: as fast as native). " +
+      "Package: this run's figure for the same path through the JS package, which also pays the boundary (copying each chunk in, copying " +
+      "payloads out, building event objects), measured earlier in the run. The tungstenite table is criterion's (benches/frames.rs, `make bench` runs it first)." +
       " Send used to copy the payload into a new `Vec` per send (an owned event); on this machine a copy between buffers whose addresses agree modulo 4 KiB (power-of-two sizes from the allocator) takes a slow `memmove` path (a 65536-byte `to_vec` in the wasm core ran at 1.6 GB/s, a 60000-byte one at 33 GB/s), which made the 64 KiB row 6.5x. `send_data` borrows the payload: no such copy is left.",
   };
 }
