@@ -180,7 +180,9 @@ impl Connection {
         Ok(start)
     }
 
-    /// Whether a message piece may be sent: the state it leads to.
+    /// Whether a message piece may be sent: the state it leads to. Inlined:
+    /// it is on the wasm binding's send path (see its `finish_sent`).
+    #[inline]
     fn check_send_data(&self, opcode: Opcode, payload: &[u8]) -> Result<ConnectionState, LocalProtocolError> {
         let event = match opcode {
             Opcode::Text if !crate::utf8::is_valid(payload) => {

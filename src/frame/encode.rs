@@ -9,6 +9,8 @@ pub(crate) const MAX_HEADER: usize = 14;
 /// Writes a frame's header for a payload of `len` bytes at the end of
 /// `head` and returns where it starts: right-aligned, so that a frame built
 /// in place needs no second copy, and with fixed-size stores only.
+/// Inlined: it is on the wasm binding's send path (see its `finish_sent`).
+#[inline]
 fn header_before(head: &mut [u8; MAX_HEADER], fin: bool, rsv: Rsv, opcode: Opcode, len: usize, mask: Option<[u8; 4]>) -> usize {
     let mut at = MAX_HEADER;
     if let Some(key) = mask {
