@@ -1108,8 +1108,9 @@ class Engine {
     if (status !== STATUS_OK) throw new LocalProtocolError(this._errorMessage());
     const len = U32[ctl + CTL_OUT_LEN];
     const out = copyOut(U32[ctl + CTL_OUT_PTR], len);
-    // The frame may lie in scratch: large buffers go once it is copied.
-    if (len > KEEP_BYTES || U32[ctl + CTL_SCRATCH_CAP] > KEEP_BYTES) h.release();
+    // The frame may lie in scratch: large buffers go once it is copied, and
+    // so does what the handshake's response was built in.
+    if (len > KEEP_BYTES || U32[ctl + CTL_SCRATCH_CAP] > KEEP_BYTES || blob !== undefined) h.release();
     // Frames that came with the request are parsed once the server accepts:
     // their events are available at once, as in the Rust API.
     if (kind === KIND_ACCEPT) this._collect(h.drain_events());
@@ -1172,6 +1173,8 @@ class Engine {
     for (let i = 0; i < count; i++) {
       const r = base + i * REC_WORDS;
       if (((U32[r] >>> 8) & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = this._queue.length;
+      // A handshake event (once per connection): what it held can go too.
+      if ((U32[r] & 0xff) <= KIND_REJECT) large = true;
       total += U32[r + 2];
       this._queue.push(decodeRecord(base, i, count));
     }

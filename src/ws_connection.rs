@@ -117,7 +117,7 @@ impl WSConnection {
         if self.role == ConnectionType::Client {
             return Err(LocalProtocolError::new("Cannot initiate an upgrade connection when acting as the client").into());
         }
-        if self.received.is_some() || self.state != ConnectionState::Connecting {
+        if self.received.is_some() || self.connection.is_some() || self.state != ConnectionState::Connecting {
             return Err(LocalProtocolError::new("The upgrade request has already been received").into());
         }
         let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
@@ -192,7 +192,17 @@ impl WSConnection {
         let pending = std::mem::take(&mut self.pending);
         let random = self.take_random();
         self.connection = Some(Connection::establish(self.role, extensions, &pending, &self.config, random));
+        self.handshake_done();
         Ok(())
+    }
+
+    /// Once the connection is established, the handshake's state is never
+    /// read again: it goes, so that an open connection holds only what its
+    /// frames need (the request alone can be a kilobyte).
+    fn handshake_done(&mut self) {
+        self.sent = None;
+        self.received = None;
+        self.events.shrink_to_fit();
     }
 
     /// Hands the random source to the established connection.
@@ -256,9 +266,10 @@ impl WSConnection {
             return Ok(());
         };
         let rest = bytes.get(used..).unwrap_or_default();
+        let head = self.head.take();
         match self.role {
             ConnectionType::Server => {
-                let parsed = server::parse_request(self.head.head(), self.config.max_headers)?;
+                let parsed = server::parse_request(&head, self.config.max_headers)?;
                 if rest.len() > self.config.max_handshake_size {
                     return Err(too_much_early_data());
                 }
@@ -268,15 +279,15 @@ impl WSConnection {
                 self.pending = rest.to_vec();
                 Ok(())
             }
-            ConnectionType::Client => self.read_response(rest),
+            ConnectionType::Client => self.read_response(&head, rest),
         }
     }
 
-    fn read_response(&mut self, rest: &[u8]) -> Result<(), RemoteProtocolError> {
+    fn read_response(&mut self, head: &[u8], rest: &[u8]) -> Result<(), RemoteProtocolError> {
         let Some((request, key)) = &self.sent else {
             return Err(RemoteProtocolError::new("response received before the request was sent", None));
         };
-        let response = client::parse_response(self.head.head(), key, &request.subprotocols, self.config.max_headers)?;
+        let response = client::parse_response(head, key, &request.subprotocols, self.config.max_headers)?;
         match response {
             client::Response::Accept { subprotocol, extensions, extra_headers } => {
                 let finalized = negotiate::client_finalize(&extensions, &request.handlers)?;
@@ -290,6 +301,7 @@ impl WSConnection {
                     extra_headers,
                 }));
                 self.connection = Some(Connection::establish(self.role, finalized, rest, &self.config, random));
+                self.handshake_done();
             }
             client::Response::Reject { status_code, headers, body } => {
                 let has_body = body.is_some();

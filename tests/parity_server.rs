@@ -149,6 +149,12 @@ fn upgrade_request() {
         format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {RFC_ACCEPT}\r\n\r\n")
     );
     assert_eq!(s.state(), ConnectionState::Open);
+    // Once open (the request is no longer kept), still refused, and the
+    // connection is untouched: a frame after it is read as before.
+    let err = local(s.initiate_upgrade_connection(&headers, "/"));
+    assert_eq!(err.message(), "The upgrade request has already been received");
+    s.receive_data(Some(b"\x81\x82\x00\x00\x00\x00hi")).unwrap();
+    assert_eq!(drain(&mut s), vec![Event::TextMessage(TextMessage { data: "hi".into(), frame_finished: true, message_finished: true })]);
 }
 
 #[test]

@@ -930,6 +930,61 @@ test("large buffers are given back after the call: many idle connections that ea
   }
 });
 
+test("an idle connection holds at most 2 KiB of wasm memory, after the handshake too", () => {
+  // What a server keeps per open connection: the growth of wasm memory over
+  // many connections, each after the handshake (the client's request had
+  // browser-sized headers) and a 16-byte message each way.
+  const client = new W.WSConnection(W.ConnectionType.CLIENT, { randomSeed: 7 });
+  const request = client.send(
+    new W.Request({
+      host: "chat.example.com",
+      target: "/socket?room=lobby&token=" + "x".repeat(64),
+      subprotocols: ["chat.v2", "chat.v1"],
+      extraHeaders: [
+        ["Origin", "https://chat.example.com"],
+        ["User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"],
+        ["Accept-Language", "en-GB,en;q=0.9"],
+        ["Cookie", "session=" + "c".repeat(120)],
+      ],
+    }),
+  );
+  const message = wire([{ kind: "bytes", data: pattern(16, 51) }]);
+  const payload = pattern(16, 52);
+  const open = () => {
+    const server = new W.WSConnection(W.ConnectionType.SERVER);
+    server.receiveData(request);
+    const [req] = server.events();
+    assert.ok(req instanceof W.Request);
+    server.send(new W.AcceptConnection({ subprotocol: "chat.v2" }));
+    server.receiveData(message);
+    assert.equal([...server.events()].length, 1);
+    server.send(new W.BytesMessage({ data: payload }));
+    return server;
+  };
+  const frameLevel = () => {
+    const c = new W.Connection(W.ConnectionType.SERVER);
+    c.receiveData(message);
+    assert.equal([...c.events()].length, 1);
+    c.send(new W.BytesMessage({ data: payload }));
+    return c;
+  };
+  // Nothing is freed until both are measured: freed memory would be reused.
+  const all = [];
+  for (const [name, make] of [["WSConnection after the handshake", open], ["Connection", frameLevel]]) {
+    const N = 3000;
+    const warm = [];
+    for (let i = 0; i < 100; i++) warm.push(make());
+    const before = wasm.memory.buffer.byteLength;
+    const kept = [];
+    for (let i = 0; i < N; i++) kept.push(make());
+    const each = (wasm.memory.buffer.byteLength - before) / N;
+    assert.ok(each <= 2048, `${name}: ${Math.round(each)} bytes of wasm memory per idle connection`);
+    all.push(...warm, ...kept);
+  }
+  for (const c of all) c.free();
+  client.free();
+});
+
 // ---- bugs ---------------------------------------------------------------------------------
 
 test("events of frames that arrived with the request are available right after send(AcceptConnection)", () => {

@@ -112,9 +112,10 @@ impl HeadReader {
         Ok(None)
     }
 
-    /// The head as received so far (complete once `push` returned `Some`).
-    pub(crate) fn head(&self) -> &[u8] {
-        &self.buf
+    /// The complete head (once `push` returned `Some`), leaving nothing
+    /// behind: it is parsed once, and an open connection need not keep it.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 }
 
@@ -382,7 +383,9 @@ mod tests {
     fn head_in_one_push() {
         let mut r = HeadReader::new();
         assert_eq!(r.push(HEAD, 1024).unwrap(), Some(HEAD.len()));
-        assert_eq!(r.head(), HEAD);
+        assert_eq!(r.take(), HEAD);
+        // Taken: nothing is left behind.
+        assert!(r.take().is_empty());
     }
 
     #[test]
@@ -391,10 +394,9 @@ mod tests {
         data.extend_from_slice(b"\x81\x05hello");
         let mut r = HeadReader::new();
         assert_eq!(r.push(&data, 1024).unwrap(), Some(HEAD.len()));
-        assert_eq!(r.head(), HEAD);
         // Further pushes take nothing.
         assert_eq!(r.push(b"more", 1024).unwrap(), Some(0));
-        assert_eq!(r.head(), HEAD);
+        assert_eq!(r.take(), HEAD);
     }
 
     #[test]
@@ -411,7 +413,7 @@ mod tests {
                 assert_eq!(first, None, "split {split}");
                 assert_eq!(r.push(b, 1024).unwrap(), Some(HEAD.len() - split));
             }
-            assert_eq!(r.head(), HEAD);
+            assert_eq!(r.take(), HEAD);
         }
     }
 
@@ -449,7 +451,7 @@ mod tests {
                 break;
             }
         }
-        assert!(r.head().len() <= limit);
+        assert!(r.take().len() <= limit);
     }
 
     #[test]
@@ -467,7 +469,7 @@ mod tests {
             done = r.push(std::slice::from_ref(b), limit).unwrap();
         }
         assert_eq!(done, Some(1));
-        assert_eq!(r.head(), &head[..]);
+        assert_eq!(r.take(), head);
         assert!(start.elapsed() < Duration::from_millis(100), "took {:?}", start.elapsed());
     }
 
