@@ -11,8 +11,9 @@
 //
 // Writes docs/bench.md (tables, machine, versions, targets, memory) and
 // docs/bench.svg (speed-ups over ws and websocket-driver). --filter skips
-// the native-vs-wasm core section (bench/lib/wasmcore.mjs, about 12 s);
-// --core-only runs only that section and prints it (docs/ not written).
+// the native-vs-wasm core section (bench/lib/wasmcore.mjs, about 45 s; 20 s
+// with --quick); --core-only runs only that section and prints it (docs/
+// not written).
 
 import { writeFileSync, mkdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -265,7 +266,7 @@ for (const r of selected) {
 }
 
 const memory = coreOnly ? null : await memoryReport();
-const wasmCore = filter ? {} : await wasmCoreReport();
+const wasmCore = filter ? {} : await wasmCoreReport(quick ? { blocks: 3 } : undefined);
 if (wasmCore.error) console.error(`bench: wasm core: ${wasmCore.error}`);
 if (wasmCore.nativeError) console.error(`bench: native core: ${wasmCore.nativeError}`);
 const native = nativeReport(results, wasmCore);

@@ -1202,12 +1202,15 @@ class Engine {
 // return() or throw()), and inherits from %IteratorPrototype%, so that
 // iterator helpers work on it.
 class EventIterator {
+  // Private: logging or serialising the iterator shows nothing of the engine.
+  #engine;
+
   constructor(engine) {
-    this._engine = engine;
+    this.#engine = engine;
   }
 
   next() {
-    const c = this._engine;
+    const c = this.#engine;
     if (c !== null) {
       if (c._head < c._queue.length) {
         const at = c._head++;
@@ -1218,18 +1221,18 @@ class EventIterator {
       }
       c._queue = [];
       c._head = 0;
-      this._engine = null;
+      this.#engine = null;
     }
     return { value: undefined, done: true };
   }
 
   return(value) {
-    this._engine = null;
+    this.#engine = null;
     return { value, done: true };
   }
 
   throw(error) {
-    this._engine = null;
+    this.#engine = null;
     throw error;
   }
 }

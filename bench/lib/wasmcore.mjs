@@ -92,7 +92,10 @@ function nativeWorkload(kind, size) {
   return {
     async sample(iters) {
       child.stdin.write(`${iters}\n`);
+      // A sample takes about 25 ms: a child silent for a minute is stuck.
+      const timer = setTimeout(() => child.kill(), 60000);
       const { value, done } = await lines.next();
+      clearTimeout(timer);
       const [cpu, wallMs] = (value ?? "").split(" ").map(Number);
       if (done || !(cpu >= 0)) {
         child.kill();
@@ -104,6 +107,9 @@ function nativeWorkload(kind, size) {
     close() {
       child.stdin.end();
       return closed;
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
     },
   };
 }
@@ -190,29 +196,35 @@ export async function wasmCoreReport({ blocks = 8, rounds = 4, sampleMs = 25 } =
           bytes = w.bytes;
           iters ??= calibrate(w.call, sampleMs);
           const native = nativeError ? null : nativeWorkload(kind, size);
-          // A failing native side stops the native figures, not the report.
-          const nativeMs = (n = iters) =>
-            native.sample(n).catch((e) => {
-              nativeError ??= firstLine(e);
-            });
-          // Two short untimed calls on each side: glibc hands a 16 MiB
-          // buffer fresh pages (page faults) in a process's first two calls,
-          // until a free has raised its mmap threshold and its heap keeps
-          // them; a first timed send/16 MiB ran at a quarter of the speed.
-          for (let i = 0; i < 2; i++) {
-            w.call(Math.ceil(iters / 4));
-            if (native) await nativeMs(Math.ceil(iters / 4));
-          }
-          for (let r = 0; r < rounds; r++) {
-            for (const side of r % 2 ? ["wasm", "native"] : ["native", "wasm"]) {
-              if (side === "wasm") {
-                const t0 = now();
-                w.call(iters);
-                samples.wasm.push(now() - t0);
-              } else if (!nativeError) samples.native.push(await nativeMs());
+          try {
+            // A failing native side stops the native figures, not the report.
+            const nativeMs = (n = iters) =>
+              native.sample(n).catch((e) => {
+                nativeError ??= firstLine(e);
+              });
+            // Two short untimed calls on each side: glibc hands a 16 MiB
+            // buffer fresh pages (page faults) in a process's first two calls,
+            // until a free has raised its mmap threshold and its heap keeps
+            // them; a first timed send/16 MiB ran at a quarter of the speed.
+            for (let i = 0; i < 2; i++) {
+              w.call(Math.ceil(iters / 4));
+              if (native) await nativeMs(Math.ceil(iters / 4));
             }
+            for (let r = 0; r < rounds; r++) {
+              for (const side of r % 2 ? ["wasm", "native"] : ["native", "wasm"]) {
+                if (side === "wasm") {
+                  const t0 = now();
+                  w.call(iters);
+                  samples.wasm.push(now() - t0);
+                } else if (!nativeError) samples.native.push(await nativeMs());
+              }
+            }
+            await native?.close();
+          } finally {
+            // Whatever failed, no child is left waiting on its stdin (which
+            // would keep this process from exiting).
+            native?.kill();
           }
-          await native?.close();
         }
         const gbps = (ms) => (bytes * iters) / (ms / 1000) / 1e9;
         const w = summarise(samples.wasm);
