@@ -1178,14 +1178,27 @@ class Engine {
     // very large `new Array(n)` a slow dictionary (40M here; 1M was not).
     let queue = this._queue;
     let at = queue.length;
+    // All handed out (an iterator not run to its end, as `const [e] =
+    // events()` leaves it, does not reset the queue): start afresh, or the
+    // queue would grow by every event ever received.
+    if (at === this._head && at !== 0) {
+      queue = this._queue = [];
+      at = this._head = 0;
+    }
     if (at === 0 && count > 1 && count <= QUEUE_MAX) queue = this._queue = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const r = base + i * REC_WORDS;
-      if (((U32[r] >>> 8) & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = at;
-      // A handshake event (once per connection): what it held can go too.
-      if ((U32[r] & 0xff) <= KIND_REJECT) large = true;
-      total += U32[r + 2];
-      queue[at++] = decodeRecord(base, i, count);
+    try {
+      for (let i = 0; i < count; i++) {
+        const r = base + i * REC_WORDS;
+        queue[at] = decodeRecord(base, i, count);
+        if (((U32[r] >>> 8) & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = at;
+        // A handshake event (once per connection): what it held can go too.
+        if ((U32[r] & 0xff) <= KIND_REJECT) large = true;
+        total += U32[r + 2];
+        at++;
+      }
+    } finally {
+      // Decoding can fail only for want of memory: no hole is left queued.
+      queue.length = at;
     }
     if (total > KEEP_BYTES) large = true;
     this._state = U32[ctl + CTL_STATE];

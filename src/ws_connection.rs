@@ -354,7 +354,14 @@ impl WSConnection {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn take_event(&mut self) -> Option<(Event, bool)> {
         match self.events.pop_front() {
-            Some(event) => Some((event, false)),
+            Some(event) => {
+                // The handshake's queue gets nothing once open: its memory
+                // goes with its last event (a client's AcceptConnection).
+                if self.events.is_empty() && self.connection.is_some() {
+                    self.events = VecDeque::new();
+                }
+                Some((event, false))
+            }
             None => self.connection.as_mut().and_then(Connection::take_event),
         }
     }

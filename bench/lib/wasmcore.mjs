@@ -94,8 +94,12 @@ function nativeWorkload(kind, size) {
       child.stdin.write(`${iters}\n`);
       // A sample takes about 25 ms: a child silent for a minute is stuck.
       const timer = setTimeout(() => child.kill(), 60000);
-      const { value, done } = await lines.next();
-      clearTimeout(timer);
+      let value, done;
+      try {
+        ({ value, done } = await lines.next());
+      } finally {
+        clearTimeout(timer);
+      }
       const [cpu, wallMs] = (value ?? "").split(" ").map(Number);
       if (done || !(cpu >= 0)) {
         child.kill();

@@ -930,6 +930,29 @@ test("large buffers are given back after the call: many idle connections that ea
   }
 });
 
+test("events() taken one at a time and never run to the end: the queue does not keep growing", () => {
+  // `const [e] = events()` leaves its iterator unfinished. The queue used
+  // to keep a slot per event ever received that way (a leak in a long-lived
+  // connection); `_queue` is internal, read here to see it.
+  const server = new W.Connection(W.ConnectionType.SERVER);
+  const one = wire([{ kind: "bytes", data: pattern(8, 61) }]);
+  for (let i = 0; i < 2000; i++) {
+    server.receiveData(one);
+    const [event] = server.events();
+    assert.equal(event.data.length, 8);
+  }
+  assert.ok(server._queue.length <= 1, `queue length ${server._queue.length}`);
+  // Still exact afterwards, with a close in a batch of several.
+  server.receiveData(wire([{ kind: "bytes", data: pattern(3, 62) }, { kind: "text", data: "x" }, { kind: "close", code: 1000, reason: "" }]));
+  assertMessages(messages([...server.events()]), [
+    { kind: "bytes", data: pattern(3, 62) },
+    { kind: "text", data: "x" },
+    { kind: "close", code: 1000, reason: "" },
+  ]);
+  assert.equal(server.state, REMOTE_CLOSING);
+  server.free();
+});
+
 test("an idle connection holds at most 2 KiB of wasm memory, after the handshake too", () => {
   // What a server keeps per open connection: the growth of wasm memory over
   // many connections, each after the handshake (the client's request had
@@ -961,6 +984,27 @@ test("an idle connection holds at most 2 KiB of wasm memory, after the handshake
     server.send(new W.BytesMessage({ data: payload }));
     return server;
   };
+  // Clients with the same seed send the same key: one 101 answers them all.
+  const acceptor = new W.WSConnection(W.ConnectionType.SERVER);
+  acceptor.receiveData(request);
+  [...acceptor.events()];
+  const accept = acceptor.send(new W.AcceptConnection({ subprotocol: "chat.v2" }));
+  acceptor.free();
+  const clientSide = () => {
+    const c = new W.WSConnection(W.ConnectionType.CLIENT, { randomSeed: 7 });
+    c.send(
+      new W.Request({
+        host: "chat.example.com",
+        target: "/socket?room=lobby&token=" + "x".repeat(64),
+        subprotocols: ["chat.v2", "chat.v1"],
+      }),
+    );
+    c.receiveData(accept);
+    const [accepted] = c.events();
+    assert.ok(accepted instanceof W.AcceptConnection);
+    c.send(new W.BytesMessage({ data: payload }));
+    return c;
+  };
   const frameLevel = () => {
     const c = new W.Connection(W.ConnectionType.SERVER);
     c.receiveData(message);
@@ -970,7 +1014,11 @@ test("an idle connection holds at most 2 KiB of wasm memory, after the handshake
   };
   // Nothing is freed until both are measured: freed memory would be reused.
   const all = [];
-  for (const [name, make] of [["WSConnection after the handshake", open], ["Connection", frameLevel]]) {
+  for (const [name, make] of [
+    ["WSConnection server after the handshake", open],
+    ["WSConnection client after the handshake", clientSide],
+    ["Connection", frameLevel],
+  ]) {
     const N = 3000;
     const warm = [];
     for (let i = 0; i < 100; i++) warm.push(make());

@@ -768,7 +768,8 @@ impl WasmConn {
                 let mut w = Writer::default();
                 w.strings(a.subprotocol.as_slice());
                 w.strings(&a.extensions);
-                let negotiated = negotiated_handlers(&a.extensions, &self.offered);
+                // Read once, for the one AcceptConnection: it need not stay.
+                let negotiated = negotiated_handlers(&a.extensions, &std::mem::take(&mut self.offered));
                 w.u32(negotiated.len());
                 for h in &negotiated {
                     w.handler(h);
