@@ -125,7 +125,8 @@ function wasmWorkload(module, kind, size) {
   const count = Math.max(1, Math.floor(CHUNK / size));
   const frames = kind === "receive" ? 1 : 0;
   const ptr = core.bench_input(size, count, frames) >>> 0;
-  const len = core.bench_input_len(size, count, frames) >>> 0;
+  if (ptr === 0) throw new Error(`wasm core could not build its ${kind} ${size} input`);
+  const len = core.bench_input_len() >>> 0;
   const call =
     kind === "receive"
       ? (iters) => {

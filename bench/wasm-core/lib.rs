@@ -4,50 +4,38 @@
 //! times in turn with the wasm build.
 
 use wsproto::events::Event;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use wsproto::{Connection, ConnectionType, Opcode, SeededRandom};
 
 /// The input of a workload, built here so that wasm and native get the same
 /// bytes: `size` bytes of payload, or (`frames` != 0) `count` masked binary
-/// frames of it (bench_input_len bytes). Leaked: one per workload.
+/// frames of it, framed by a client connection (the crate's own encoder).
+/// Leaked: one per workload; its length is `bench_input_len()`.
 #[no_mangle]
 pub extern "C" fn bench_input(size: usize, count: usize, frames: u32) -> *const u8 {
     let data: Vec<u8> = (0..size as u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
-    if frames == 0 {
-        return Box::leak(data.into_boxed_slice()).as_ptr();
-    }
-    let mut out = Vec::with_capacity(bench_input_len(size, count, frames));
-    for i in 0..count {
-        out.push(0x82);
-        if size <= 125 {
-            out.push(0x80 | size as u8);
-        } else if size <= 0xffff {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(size as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(size as u64).to_be_bytes());
+    let out = if frames == 0 {
+        data
+    } else {
+        let mut client = Connection::new(ConnectionType::Client, vec![], b"").with_random(Box::new(SeededRandom::new(7)));
+        let mut out = Vec::new();
+        for _ in 0..count {
+            if client.send_data(Opcode::Binary, &data, true, &mut out).is_err() {
+                return std::ptr::null();
+            }
         }
-        let key = [(i * 37 + 1) as u8, 0x5a, 0xc3, (i * 11) as u8];
-        out.extend_from_slice(&key);
-        out.extend(data.iter().enumerate().map(|(j, b)| b ^ key[j & 3]));
-    }
+        out
+    };
+    INPUT_LEN.store(out.len(), Ordering::Relaxed);
     Box::leak(out.into_boxed_slice()).as_ptr()
 }
 
-/// The length of what bench_input returns.
+static INPUT_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// The length of what the last `bench_input` returned.
 #[no_mangle]
-pub extern "C" fn bench_input_len(size: usize, count: usize, frames: u32) -> usize {
-    if frames == 0 {
-        return size;
-    }
-    let head = if size <= 125 {
-        6
-    } else if size <= 0xffff {
-        8
-    } else {
-        14
-    };
-    count * (head + size)
+pub extern "C" fn bench_input_len() -> usize {
+    INPUT_LEN.load(Ordering::Relaxed)
 }
 
 /// Feeds the `len` bytes at `ptr` (masked frames) to one server connection

@@ -40,7 +40,9 @@ fn main() {
         _ => panic!("{usage}"),
     };
     let frames = receive as u32;
-    let (ptr, len) = (bench_input(size, count, frames), bench_input_len(size, count, frames));
+    let ptr = bench_input(size, count, frames);
+    assert!(!ptr.is_null(), "{kind} {size}: no input");
+    let len = bench_input_len();
     for line in std::io::stdin().lines() {
         let iters: u32 = line.expect("stdin").trim().parse().expect(usage);
         let (c0, w0) = (cpu_ms(), Instant::now());
