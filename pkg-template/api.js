@@ -1112,7 +1112,7 @@ class Engine {
     const out = copyOut(U32[ctl + CTL_OUT_PTR], len);
     // The frame may lie in scratch: large buffers go once it is copied, and
     // so does what the handshake's response was built in.
-    if (len > KEEP_BYTES || U32[ctl + CTL_SCRATCH_CAP] > KEEP_BYTES || blob !== undefined) h.release();
+    if (len > KEEP_BYTES || U32[ctl + CTL_SCRATCH_CAP] > KEEP_BYTES || blob !== undefined) h.release(blob !== undefined);
     // Frames that came with the request are parsed once the server accepts:
     // their events are available at once, as in the Rust API.
     if (kind === KIND_ACCEPT) this._collect(h.drain_events());
@@ -1168,6 +1168,7 @@ class Engine {
     const count = U32[ctl + CTL_COUNT];
     const base = U32[ctl + CTL_RECORDS] >>> 2;
     let large = U32[ctl + CTL_INPUT_CAP] > KEEP_BYTES || U32[ctl + CTL_TEXT16_LEN] * 2 > KEEP_BYTES;
+    let handshake = false;
     resetSpans(ctl);
     // What the records point at, in total: many pieces under KEEP_BYTES
     // (inflated messages, pings) must not stay pinned until the next call.
@@ -1189,8 +1190,8 @@ class Engine {
         const r = base + i * REC_WORDS;
         queue[at] = decodeRecord(base, i, count);
         if (((U32[r] >>> 8) & FLAG_CLOSE_RECEIVED) !== 0) this._closeAt = at;
-        // A handshake event (once per connection): what it held can go too.
-        if ((U32[r] & 0xff) <= KIND_REJECT) large = true;
+        // A handshake event (once per connection): every buffer can go.
+        if ((U32[r] & 0xff) <= KIND_REJECT) handshake = true;
         total += U32[r + 2];
         at++;
       }
@@ -1210,7 +1211,7 @@ class Engine {
     // Not to keep a large decoded text alive once the user drops it.
     resetSpans(0);
     // Everything is copied out: large buffers can go now.
-    if (large) this._h.release();
+    if (large || handshake) this._h.release(handshake);
     if (error !== null) throw error;
   }
 }

@@ -79,8 +79,16 @@ impl Connection {
     /// Replaces the source of mask keys (for example with a
     /// [`crate::SeededRandom`] in tests, to get exact bytes).
     pub fn with_random(mut self, random: Box<dyn RandomSource>) -> Self {
-        self.random = random;
+        self.set_random(random);
         self
+    }
+
+    pub(crate) fn set_random(&mut self, random: Box<dyn RandomSource>) {
+        self.random = random;
+    }
+
+    pub(crate) fn connection_type(&self) -> ConnectionType {
+        self.role
     }
 
     /// The current state. A received close frame changes it when its

@@ -2,7 +2,7 @@
 
 use crate::close::ABNORMAL_CLOSURE;
 use crate::config::Config;
-use crate::connection::{refused, Connection, Events};
+use crate::connection::{refused, Connection};
 use crate::error::{quoted, Error, LocalProtocolError, RemoteProtocolError};
 use crate::events::{AcceptConnection, CloseConnection, Event, RejectConnection, RejectData, Request};
 use crate::extensions::Extension;
@@ -39,9 +39,26 @@ use std::collections::VecDeque;
 /// ```
 #[derive(Debug)]
 pub struct WSConnection {
+    phase: Phase,
+}
+
+// The open connection is inline (it is what stays); the handshake is boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Phase {
+    /// The opening handshake, boxed: its state (the request alone can be a
+    /// kilobyte) goes once the connection is open and the handshake's last
+    /// event has been handed out, leaving an open `WSConnection` the size
+    /// of a `Connection`.
+    Handshake(Box<Handshake>),
+    Open(Connection),
+}
+
+#[derive(Debug)]
+struct Handshake {
     role: ConnectionType,
     config: Config,
-    /// The state until the handshake completes; then the connection's.
+    /// The state until the connection is established; then the connection's.
     state: ConnectionState,
     random: Box<dyn RandomSource>,
     events: VecDeque<Event>,
@@ -58,6 +75,8 @@ pub struct WSConnection {
     body: Option<BodyReader>,
     /// Server: how the refusal body is written.
     body_encoding: BodyEncoding,
+    /// Established while handshake events are still queued (a client's
+    /// AcceptConnection); the phase moves to `Open` once they are taken.
     connection: Option<Connection>,
 }
 
@@ -70,54 +89,85 @@ impl WSConnection {
     /// A connection with the given limits.
     pub fn with_config(role: ConnectionType, config: Config) -> Self {
         WSConnection {
-            role,
-            config,
-            state: ConnectionState::Connecting,
-            random: Box::<OsRandom>::default(),
-            events: VecDeque::new(),
-            head: HeadReader::new(),
-            failed: None,
-            sent: None,
-            received: None,
-            pending: Vec::new(),
-            body: None,
-            body_encoding: BodyEncoding::Raw,
-            connection: None,
+            phase: Phase::Handshake(Box::new(Handshake {
+                role,
+                config,
+                state: ConnectionState::Connecting,
+                random: Box::<OsRandom>::default(),
+                events: VecDeque::new(),
+                head: HeadReader::new(),
+                failed: None,
+                sent: None,
+                received: None,
+                pending: Vec::new(),
+                body: None,
+                body_encoding: BodyEncoding::Raw,
+                connection: None,
+            })),
         }
     }
 
     /// Replaces the source of keys and masks (a [`crate::SeededRandom`] in
     /// tests gives exact bytes).
     pub fn with_random(mut self, random: Box<dyn RandomSource>) -> Self {
-        match self.connection.take() {
-            Some(conn) => self.connection = Some(conn.with_random(random)),
-            None => self.random = random,
+        match &mut self.phase {
+            Phase::Open(conn) => conn.set_random(random),
+            Phase::Handshake(hs) => match &mut hs.connection {
+                Some(conn) => conn.set_random(random),
+                None => hs.random = random,
+            },
         }
         self
     }
 
     /// Whether this end is the client or the server.
     pub fn connection_type(&self) -> ConnectionType {
-        self.role
+        match &self.phase {
+            Phase::Open(conn) => conn.connection_type(),
+            Phase::Handshake(hs) => hs.role,
+        }
     }
 
     /// The current state.
     pub fn state(&self) -> ConnectionState {
-        self.connection.as_ref().map_or(self.state, Connection::state)
+        match &self.phase {
+            Phase::Open(conn) => conn.state(),
+            Phase::Handshake(hs) => hs.connection.as_ref().map_or(hs.state, Connection::state),
+        }
     }
 
     /// The negotiated extensions (empty before the handshake completes).
     pub fn extensions(&self) -> &[Box<dyn Extension>] {
-        self.connection.as_ref().map_or(&[], Connection::extensions)
+        self.connection().map_or(&[], Connection::extensions)
+    }
+
+    fn connection(&self) -> Option<&Connection> {
+        match &self.phase {
+            Phase::Open(conn) => Some(conn),
+            Phase::Handshake(hs) => hs.connection.as_ref(),
+        }
+    }
+
+    /// The frame-level connection once the handshake is done (the wasm
+    /// binding feeds it directly, after taking every queued event).
+    pub(crate) fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match &mut self.phase {
+            Phase::Open(conn) => Some(conn),
+            Phase::Handshake(hs) => hs.connection.as_mut(),
+        }
     }
 
     /// Server side: starts from a request some other code already parsed
     /// (for example a web framework's upgrade hook).
     pub fn initiate_upgrade_connection(&mut self, headers: &[(Vec<u8>, Vec<u8>)], path: &str) -> Result<(), Error> {
-        if self.role == ConnectionType::Client {
+        if self.connection_type() == ConnectionType::Client {
             return Err(LocalProtocolError::new("Cannot initiate an upgrade connection when acting as the client").into());
         }
-        if self.received.is_some() || self.connection.is_some() || self.state != ConnectionState::Connecting {
+        let fresh = match &self.phase {
+            Phase::Handshake(hs) => hs.received.is_none() && hs.connection.is_none() && hs.state == ConnectionState::Connecting,
+            Phase::Open(_) => false,
+        };
+        if !fresh {
             return Err(LocalProtocolError::new("The upgrade request has already been received").into());
         }
         let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
@@ -141,6 +191,79 @@ impl WSConnection {
 
     /// Like [`WSConnection::send`], appending to `out`.
     pub fn send_into(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
+        let result = match &mut self.phase {
+            Phase::Open(conn) => return conn.send_into(event, out),
+            Phase::Handshake(hs) => hs.send_into(event, out),
+        };
+        self.settle();
+        result
+    }
+
+    /// Feeds bytes read from the transport, or `None` when it has ended.
+    ///
+    /// Handshake failures are returned as a [`RemoteProtocolError`] whose
+    /// hint is the response to send; frame-level failures arrive as a
+    /// `CloseConnection` event carrying the close code.
+    pub fn receive_data(&mut self, data: Option<&[u8]>) -> Result<(), Error> {
+        let result = match &mut self.phase {
+            Phase::Open(conn) => return conn.receive_data(data),
+            Phase::Handshake(hs) => hs.receive_data(data),
+        };
+        self.settle();
+        result
+    }
+
+    /// Drains the events produced so far, oldest first.
+    pub fn events(&mut self) -> WsEvents<'_> {
+        WsEvents { conn: self }
+    }
+
+    /// The oldest pending event, if any.
+    pub fn next_event(&mut self) -> Option<Event> {
+        let (event, received_close) = self.take_event()?;
+        if received_close {
+            self.apply_received_close();
+        }
+        Some(event)
+    }
+
+    /// [`Connection::take_event`] through the handshake's own queue.
+    pub(crate) fn take_event(&mut self) -> Option<(Event, bool)> {
+        let hs = match &mut self.phase {
+            Phase::Open(conn) => return conn.take_event(),
+            Phase::Handshake(hs) => hs,
+        };
+        match hs.events.pop_front() {
+            Some(event) => {
+                self.settle();
+                Some((event, false))
+            }
+            None => hs.connection.as_mut().and_then(Connection::take_event),
+        }
+    }
+
+    /// [`Connection::apply_received_close`], once the connection exists.
+    pub(crate) fn apply_received_close(&mut self) {
+        if let Some(conn) = self.connection_mut() {
+            conn.apply_received_close();
+        }
+    }
+
+    /// Once the connection is established and the handshake's events are
+    /// all taken, the handshake's state is never read again: it goes.
+    fn settle(&mut self) {
+        let conn = match &mut self.phase {
+            Phase::Handshake(hs) if hs.events.is_empty() => hs.connection.take(),
+            _ => None,
+        };
+        if let Some(conn) = conn {
+            self.phase = Phase::Open(conn);
+        }
+    }
+}
+
+impl Handshake {
+    fn send_into(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), LocalProtocolError> {
         if let Some(conn) = &mut self.connection {
             return conn.send_into(event, out);
         }
@@ -192,17 +315,7 @@ impl WSConnection {
         let pending = std::mem::take(&mut self.pending);
         let random = self.take_random();
         self.connection = Some(Connection::establish(self.role, extensions, &pending, &self.config, random));
-        self.handshake_done();
         Ok(())
-    }
-
-    /// Once the connection is established, the handshake's state is never
-    /// read again: it goes, so that an open connection holds only what its
-    /// frames need (the request alone can be a kilobyte).
-    fn handshake_done(&mut self) {
-        self.sent = None;
-        self.received = None;
-        self.events.shrink_to_fit();
     }
 
     /// Hands the random source to the established connection.
@@ -210,12 +323,7 @@ impl WSConnection {
         std::mem::replace(&mut self.random, Box::new(OsRandom::default()))
     }
 
-    /// Feeds bytes read from the transport, or `None` when it has ended.
-    ///
-    /// Handshake failures are returned as a [`RemoteProtocolError`] whose
-    /// hint is the response to send; frame-level failures arrive as a
-    /// `CloseConnection` event carrying the close code.
-    pub fn receive_data(&mut self, data: Option<&[u8]>) -> Result<(), Error> {
+    fn receive_data(&mut self, data: Option<&[u8]>) -> Result<(), Error> {
         if let Some(conn) = &mut self.connection {
             return conn.receive_data(data);
         }
@@ -301,7 +409,6 @@ impl WSConnection {
                     extra_headers,
                 }));
                 self.connection = Some(Connection::establish(self.role, finalized, rest, &self.config, random));
-                self.handshake_done();
             }
             client::Response::Reject { status_code, headers, body } => {
                 let has_body = body.is_some();
@@ -339,60 +446,18 @@ impl WSConnection {
             }
         }
     }
-
-    /// Drains the events produced so far, oldest first.
-    pub fn events(&mut self) -> WsEvents<'_> {
-        WsEvents { handshake: &mut self.events, connection: self.connection.as_mut().map(Connection::events) }
-    }
-
-    /// The oldest pending event, if any.
-    pub fn next_event(&mut self) -> Option<Event> {
-        self.events.pop_front().or_else(|| self.connection.as_mut().and_then(Connection::next_event))
-    }
-
-    /// [`Connection::take_event`] through the handshake's own queue.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn take_event(&mut self) -> Option<(Event, bool)> {
-        match self.events.pop_front() {
-            Some(event) => {
-                // The handshake's queue gets nothing once open: its memory
-                // goes with its last event (a client's AcceptConnection).
-                if self.events.is_empty() && self.connection.is_some() {
-                    self.events = VecDeque::new();
-                }
-                Some((event, false))
-            }
-            None => self.connection.as_mut().and_then(Connection::take_event),
-        }
-    }
-
-    /// The frame-level connection once the handshake is done (the wasm
-    /// binding feeds it directly, after taking every queued event).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn connection_mut(&mut self) -> Option<&mut Connection> {
-        self.connection.as_mut()
-    }
-
-    /// [`Connection::apply_received_close`], once the connection exists.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn apply_received_close(&mut self) {
-        if let Some(conn) = &mut self.connection {
-            conn.apply_received_close();
-        }
-    }
 }
 
 /// An iterator over a [`WSConnection`]'s pending events.
 #[derive(Debug)]
 pub struct WsEvents<'a> {
-    handshake: &'a mut VecDeque<Event>,
-    connection: Option<Events<'a>>,
+    conn: &'a mut WSConnection,
 }
 
 impl Iterator for WsEvents<'_> {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        self.handshake.pop_front().or_else(|| self.connection.as_mut().and_then(Iterator::next))
+        self.conn.next_event()
     }
 }
 
@@ -413,3 +478,44 @@ fn offer_element(ext: &dyn Extension) -> String {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::BytesMessage;
+
+    fn is_open(conn: &WSConnection) -> bool {
+        matches!(conn.phase, Phase::Open(_))
+    }
+
+    // The handshake's state (request, key, head buffer, event queue) goes
+    // once the connection is open and the handshake's events are taken;
+    // not before, since those events are still to be handed out.
+    #[test]
+    fn the_handshake_state_goes_once_open_and_its_events_are_taken() {
+        let mut client = WSConnection::new(ConnectionType::Client);
+        let mut server = WSConnection::new(ConnectionType::Server);
+        let request = client.send(Request { host: "h".into(), target: "/".into(), ..Request::default() }.into()).unwrap();
+        server.receive_data(Some(&request)).unwrap();
+        // Accepted before the Request event is taken: still queued.
+        let response = server.send(AcceptConnection::default().into()).unwrap();
+        assert_eq!(server.state(), ConnectionState::Open);
+        assert!(!is_open(&server));
+        assert!(matches!(server.next_event(), Some(Event::Request(_))));
+        assert!(is_open(&server));
+
+        // The client's AcceptConnection and a frame that came with it.
+        let mut bytes = response;
+        bytes.extend(server.send(BytesMessage { data: b"hi".to_vec(), frame_finished: true, message_finished: true }.into()).unwrap());
+        client.receive_data(Some(&bytes)).unwrap();
+        assert_eq!(client.state(), ConnectionState::Open);
+        assert!(!is_open(&client));
+        let events: Vec<Event> = client.events().collect();
+        assert!(matches!(&events[..], [Event::AcceptConnection(_), Event::BytesMessage(m)] if m.data == b"hi"));
+        assert!(is_open(&client));
+        assert_eq!(client.connection_type(), ConnectionType::Client);
+        assert_eq!(server.connection_type(), ConnectionType::Server);
+        // An open WSConnection is a Connection and a tag.
+        assert!(std::mem::size_of::<WSConnection>() <= std::mem::size_of::<Connection>() + 8);
+    }
+}

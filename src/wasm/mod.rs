@@ -157,9 +157,10 @@ const SEND_AT: usize = MAX_HEADER;
 /// that needed them, so one large message does not pin memory per connection.
 const KEEP_BYTES: usize = 64 << 10;
 
-/// The two kinds of connection behind one object.
+/// The two kinds of connection behind one object. Both inline: an open
+/// `WSConnection` is a `Connection` (its handshake state boxed, and gone).
 enum Engine {
-    Handshake(Box<WSConnection>),
+    Handshake(WSConnection),
     Frames(Connection),
 }
 
@@ -426,10 +427,10 @@ impl WasmConn {
             })
         } else {
             let c = WSConnection::with_config(role, config);
-            Engine::Handshake(Box::new(match seed {
+            Engine::Handshake(match seed {
                 Some(s) => c.with_random(Box::new(SeededRandom::new(s))),
                 None => c,
-            }))
+            })
         };
         let mut conn = WasmConn {
             engine,
@@ -518,20 +519,22 @@ impl WasmConn {
     }
 
     /// Drops the last call's records and what they point into, and gives
-    /// back buffers grown past `KEEP_BYTES`: JS calls it once it has copied
-    /// out a large result, so that one large message does not pin memory
-    /// until the connection's next call.
-    pub fn release(&mut self) {
+    /// back buffers grown past `KEEP_BYTES` (with `all`, every buffer): JS
+    /// calls it once it has copied out a large result, so that one large
+    /// message does not pin memory until the connection's next call, and
+    /// with `all` after a handshake event or response, whose buffers (the
+    /// request alone can be a kilobyte) frames never need at that size.
+    pub fn release(&mut self, all: bool) {
         // The table's own memory too: left behind a freed large buffer, it
         // would split the free space a later large buffer needs.
         self.table = Table::default();
         self.ctl[CTL_COUNT] = 0;
         self.out = Vec::new();
         self.out_in_scratch = None;
-        if self.scratch.len() > KEEP_BYTES {
+        if all || self.scratch.len() > KEEP_BYTES {
             self.scratch = Vec::new();
         }
-        if self.input.len() > KEEP_BYTES {
+        if all || self.input.len() > KEEP_BYTES {
             self.input = Vec::new();
         }
         self.publish();
