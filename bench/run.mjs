@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { payload, buildStream, chunksOf, textOf, jsonPool } from "./lib/streams.mjs";
 import { libraries, oursDeflate, deflatedStream, wsNative, versions } from "./lib/adapters.mjs";
 import { compare } from "./lib/measure.mjs";
-import { floor, isTargetRow } from "./lib/floor.mjs";
+import { floor, viewFloor, isTargetRow } from "./lib/floor.mjs";
 import { memoryReport } from "./lib/memory.mjs";
 import { nativeReport } from "./lib/native.mjs";
 import { wasmCoreReport } from "./lib/wasmcore.mjs";
@@ -227,10 +227,12 @@ for (const r of selected) {
     if (pass) entries.push({ name: lib.name, pass });
     else missing.push(lib.name);
   }
-  // The floor (bench/lib/floor.mjs), on the rows the targets name.
+  // The floors (bench/lib/floor.mjs), on the rows the targets name.
   if (isTargetRow(r)) {
-    const pass = r.dir === "recv" ? floor.receiver({ text: r.kind !== "binary", deflate: Boolean(r.deflate) }) : floor.sender({ text: r.kind !== "binary", deflate: Boolean(r.deflate), fragments: r.fragments });
-    if (pass) entries.push({ name: floor.name, pass });
+    for (const f of [floor, viewFloor]) {
+      const pass = r.dir === "recv" ? f.receiver({ text: r.kind !== "binary", deflate: Boolean(r.deflate) }) : f.sender({ text: r.kind !== "binary", deflate: Boolean(r.deflate), fragments: r.fragments });
+      if (pass) entries.push({ name: f.name, pass });
+    }
   }
   let res = {};
   try {
@@ -261,6 +263,8 @@ for (const r of selected) {
   if (o?.msgs && out.results["websocket-driver"]?.msgs) line.push(`x driver ${fmtRatio(o.msgs / out.results["websocket-driver"].msgs)}`);
   const f = out.results.floor;
   if (f?.msgs && out.results.ws?.msgs) line.push(`floor: x ws ${fmtRatio(f.msgs / out.results.ws.msgs)}, wsproto at ${Math.round((100 * o.msgs) / f.msgs)}% of it`);
+  const fv = out.results[viewFloor.name];
+  if (fv?.msgs && out.results.ws?.msgs) line.push(`with views: x ws ${fmtRatio(fv.msgs / out.results.ws.msgs)}`);
   if (o?.wirePerMessage && out.results.ws?.wirePerMessage) line.push(`bytes/msg: wsproto ${Math.round(o.wirePerMessage)}, ws ${Math.round(out.results.ws.wirePerMessage)}`);
   console.log(line.join("  "));
 }

@@ -63,7 +63,13 @@ export function targets(results, native) {
   const send = (size) => find((r) => r.dir === "send" && r.kind === "binary" && r.size === size && r.fragments === 1 && !r.deflate);
   const list = [];
   const add = (what, rows, peer, goal) => {
-    const ratios = rows.map((r) => ({ id: r.id, x: ratio(r, peer), floor: ratio(r, peer, "floor"), pending: r.results.wsproto?.pending }));
+    const ratios = rows.map((r) => ({
+      id: r.id,
+      x: ratio(r, peer),
+      floor: ratio(r, peer, "floor"),
+      views: ratio(r, peer, "floor (views)"),
+      pending: r.results.wsproto?.pending,
+    }));
     if (!ratios.length) return;
     const pending = ratios.some((r) => r.pending);
     const worst = Math.min(...ratios.filter((r) => r.x !== null).map((r) => r.x));
@@ -75,6 +81,10 @@ export function targets(results, native) {
       measured: pending ? "pending" : ratios.map((r) => `${r.id}: ${r.x === null ? "n/a" : fmtRatio(r.x)}`).join("; "),
       met: pending ? "pending" : Number.isFinite(worst) && worst >= goal ? "yes" : "no",
       floor: floors.length ? floors.map((r) => `${fmtRatio(r.floor)}${r.floor < goal ? " (out of reach)" : ""}`).join("; ") : "-",
+      // Only where the floor puts the target out of reach: would views help?
+      views: floors.some((r) => r.floor < goal)
+        ? floors.map((r) => (r.views === null ? "-" : `${fmtRatio(r.views)}${r.views < goal ? " (out of reach)" : ""}`)).join("; ")
+        : "-",
     });
   };
   const a = recv("binary", 16);
@@ -101,9 +111,10 @@ export function targets(results, native) {
       measured: coreRows.map((r) => `${r.id}: ${fmtRatio(r.ratio)}`).join("; "),
       met: worst <= 1.5 ? "yes" : "no",
       floor: "-",
+      views: "-",
     });
   } else if (native?.failed?.length) {
-    list.push({ what, peer: "itself", goal: "<= 1.5x", measured: native.failed.join("; "), met: "not measured", floor: "-" });
+    list.push({ what, peer: "itself", goal: "<= 1.5x", measured: native.failed.join("; "), met: "not measured", floor: "-", views: "-" });
   }
   return list;
 }
@@ -136,6 +147,11 @@ const NOTES = [
     "copying each chunk in and each payload out (binary), or a JS event object and a Uint8Array or string per message already cost that " +
     "much relative to ws. Where the floor is above the target, the distance from wsproto to its floor is JS per-call and per-event work " +
     "(event objects, the `send()` dispatch, the wasm-bindgen call) and wasm work (parsing, masking, UTF-8 validation and transcoding).",
+  "Views into wasm memory (the `floor with views` column) would lift the binary floors above every target: no copy out. The package " +
+    "does not hand them out, because a view on `memory.buffer` is detached (length 0) when wasm memory grows, and memory grows in " +
+    "whichever connection's call needs it: a server forwarding a received message to its other clients (`send()` on each) would " +
+    "find it detached from the first send that grows memory on, and a view kept across calls would show other data. A contract of \"valid until " +
+    "the next call into the package, from any connection\" is not one a JS application can keep; owned copies are.",
   "Small sends pay fixed costs per call: the event's constructor, the dispatch on its class, one `Uint8Array.set` in, the wasm call (about " +
     "65 ns, 11 of them the bare JS-to-wasm call) and one `slice()` of the frame out (about 55 ns: a new ArrayBuffer).",
   "Multi-byte text: Node 20 decodes such UTF-8 at about 0.25 GB/s (TextDecoder and Buffer alike); the package validates and transcodes " +
@@ -197,12 +213,16 @@ export function renderMarkdown({ meta, results, memory, native }) {
         "of the chunk) or string (a slice of one string decoded per call: latin1 for ASCII, UTF-16 that wasm transcoded otherwise) " +
         "inside one event object per piece; for send, the payload copied in and the " +
         "frame copied out. No parsing, unmasking, masking, validation or transcoding. A target above its floor cannot be met by any wasm engine " +
-        "behind this API (it says `out of reach`); how far wsproto is from its floor is what is left to gain.",
+        "behind this API (it says `out of reach`); how far wsproto is from its floor is what is left to gain. " +
+        "`floor with views` is the floor of another API contract, shown where the floor is out of reach: binary payloads and sent frames " +
+        "handed out as views into wasm memory, valid until the next call, so nothing is copied out (text is a string whatever the " +
+        "contract: `-`). Where it is out of reach too, no wasm engine can meet the target on this machine, whatever its API: every " +
+        "byte must still be copied into wasm memory, and every message still needs its event and its view.",
     );
     L.push("");
-    L.push("| path | peer | target | measured | floor (same order) | met |");
-    L.push("|---|---|---|---|---|---|");
-    for (const x of t) L.push(`| ${x.what} | ${x.peer} | ${x.goal} | ${x.measured} | ${x.floor} | ${x.met} |`);
+    L.push("| path | peer | target | measured | floor (same order) | floor with views | met |");
+    L.push("|---|---|---|---|---|---|---|");
+    for (const x of t) L.push(`| ${x.what} | ${x.peer} | ${x.goal} | ${x.measured} | ${x.floor} | ${x.views} | ${x.met} |`);
     L.push("");
   }
 
