@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -164,6 +165,60 @@ def roundtrip_seeds():
         yield "random-%d" % n, bytes(rng.randrange(256) for _ in range(n))
 
 
+def deflated(data, wbits=15, fresh=None):
+    """Raw deflate of one message with its sync-flush tail stripped (RFC 7692 7.2.1)."""
+    c = fresh or zlib.compressobj(6, zlib.DEFLATED, -wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def deflate_seeds():
+    # Flags of fuzz/checks/deflate.rs: bit 0 round trip, bit 1 client,
+    # bits 2-3 the limit (64, 4096, 1 MiB, 16 MiB), bit 4 EOF, bits 5-7
+    # server_no_context_takeover, client_no_context_takeover, keep_compressor.
+    RT, CLIENT, EOF, SNCT, CNCT, KEEP = 1, 2, 16, 32, 64, 128
+    L64, L4K, L1M, L16M = 0, 4, 8, 12
+    offer = b"permessage-deflate; client_max_window_bits\n"
+    yield "rfc-hello", seed(L4K | EOF, offer + masked(0xC1, deflated(b"Hello")), sizes=(3,))
+    # Context takeover: the second message refers back to the first.
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    yield "takeover", seed(L4K, offer + masked(0xC1, deflated(b"Hello", fresh=c)) + masked(0xC1, deflated(b"Hello", fresh=c)))
+    yield "takeover-refused", seed(L4K | CNCT, offer + masked(0xC1, deflated(b"Hello", fresh=c)))
+    body = deflated(b"fragmented and compressed " * 20)
+    yield "fragments-ping", seed(L4K, offer + masked(0x41, body[:10]) + masked(0x89, b"p") + masked(0x80, body[10:]),
+                                 sizes=(7, 1))
+    yield "uncompressed", seed(L4K, offer + masked(0x81, b"plain") + masked(0x82, b"\x00\x01"))
+    yield "empty-compressed", seed(L4K, offer + masked(0xC1, b"\x00") + masked(0xC1, b""))
+    yield "bomb", seed(L4K | EOF, offer + masked(0xC2, deflated(b"\x00" * (1 << 20))), sizes=(100,))
+    yield "bomb-big-limit", seed(L1M, offer + masked(0xC2, deflated(b"\x00" * (4 << 20))), sizes=(1000,))
+    text = "é".encode() * 40
+    yield "invalid-before-limit", seed(L64, offer + masked(0xC1, deflated(b"a" * 10 + b"\xff" + text)), sizes=(1,))
+    yield "invalid-after-limit", seed(L64, offer + masked(0xC1, deflated(text + b"\xff")), sizes=(2, 5))
+    yield "cut-code-point-at-limit", seed(L64, offer + masked(0xC1, deflated(b"a" * 63 + "€".encode())))
+    yield "garbage", seed(L4K, offer + masked(0xC1, b"\xff\xff\xff\xff"))
+    final = zlib.compressobj(6, zlib.DEFLATED, -15)
+    yield "bfinal", seed(L4K, offer + masked(0xC1, final.compress(b"end") + final.flush()) + masked(0xC1, deflated(b"next")))
+    yield "rsv1-continuation", seed(L4K, offer + masked(0x41, deflated(b"ab")) + masked(0xC0, b"x"))
+    yield "small-window", seed(L4K, b"permessage-deflate; client_max_window_bits=9\n"
+                               + masked(0xC1, deflated(b"window " * 100, wbits=9)), more=2)
+    client = b"permessage-deflate; server_max_window_bits=10; server_no_context_takeover\n"
+    yield "client", seed(CLIENT | L4K | EOF, client + plain(0xC1, deflated(b"to the client", wbits=10)), more=3)
+    yield "client-bad-response", seed(CLIENT, b"permessage-deflate; server_max_window_bits=16\n")
+    yield "client-unasked", seed(CLIENT | SNCT, b"permessage-deflate; client_max_window_bits=8\n")
+    for name, line in [("offer-dup", b"permessage-deflate; server_no_context_takeover; server_no_context_takeover"),
+                       ("offer-quoted", b'permessage-deflate; client_max_window_bits="10"'),
+                       ("offer-unknown", b"permessage-deflate; x=1"),
+                       ("offer-all", b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+                                     b"server_max_window_bits=8; client_max_window_bits=8")]:
+        yield name, seed(L4K | SNCT, line + b"\n" + masked(0xC1, deflated(b"x", wbits=9)))
+    rng = random.Random(7692)
+    for i, n in enumerate((0, 1, 100, 5000, 70000)):
+        data = bytes(rng.randrange(256) for _ in range(n)) if i % 2 else ("json é " * n).encode()[:n]
+        yield "roundtrip-%d" % n, seed(RT | (CLIENT if i % 2 else 0) | [0, SNCT, CNCT | KEEP, KEEP, SNCT | CNCT][i],
+                                       data, sizes=(n // 3 + 1, 7), more=i * 2)
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -177,3 +232,4 @@ if __name__ == "__main__":
     write("handshake", handshake_seeds())
     write("frames", frames_seeds())
     write("roundtrip", roundtrip_seeds())
+    write("deflate", deflate_seeds())

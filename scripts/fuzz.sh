@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (or the ones named) for a bounded time and
-# fails if any of them finds a crash, a leak, a timeout or an allocation
-# over the limit.
+# Explores with every cargo-fuzz target (or the ones named) for a bounded
+# time and fails if any of them finds a crash, a leak, a timeout or an
+# allocation over the limit. This is `make fuzz`, not part of `make test`:
+# `make test` only replays the committed inputs (tests/fuzz_replay.rs).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 20 s each, all targets
 #
-# Seeds are read from fuzz/corpus/<target>/ (kept in git, never written);
+# The targets are thin wrappers of the checks in fuzz/checks/. Seeds are
+# read from fuzz/corpus/<target>/ (kept in git, never written by a run);
 # what a run discovers goes to fuzz/corpus-run/<target>/ (ignored) so that
-# later runs start from it. Crashes land in fuzz/artifacts/<target>/; replay
-# one with `cargo +nightly fuzz run <target> <file>`. Inputs that once
-# crashed and are fixed live in fuzz/regressions/<target>/ and are replayed
-# first. Needs the nightly toolchain; installs cargo-fuzz only if missing.
+# later runs start from it. Crashes land in fuzz/artifacts/<target>/; a
+# crash that is fixed goes to fuzz/regressions/<target>/ (replayed first
+# here, and by `make test`). Each target's line ends with a row for the
+# table in docs/fuzzing.md. Needs the nightly toolchain; installs
+# cargo-fuzz only if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -26,11 +29,10 @@ fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then
     say "installing the nightly toolchain (cargo-fuzz needs it)"
-    # Some machines can fetch no toolchain: fuzzing is then skipped, loudly,
-    # rather than failing every other suite with it.
     if ! rustup toolchain install nightly --profile minimal; then
-        say "SKIPPED: no nightly toolchain here and none can be installed"
-        exit 0
+        say "cargo-fuzz needs the nightly toolchain, and none could be installed:" >&2
+        say "install it with 'rustup toolchain install nightly --profile minimal'" >&2
+        exit 1
     fi
 fi
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -76,8 +78,10 @@ for target in "${targets[@]}"; do
     if cargo +nightly fuzz run "${build_flags[@]}" "$target" "fuzz/corpus-run/$target" "fuzz/corpus/$target" -- \
             -max_total_time="$seconds" "${libfuzzer_flags[@]}" >"$log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
-        say "$target: ok, $runs inputs, ${cov:-cov: ?} (log: $log)"
+        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*' || echo '?')
+        corpus=$(find "fuzz/corpus-run/$target" -type f | wc -l)
+        say "$target: ok (log: $log)"
+        say "| \`$target\` | $(date -u +%F) | ${seconds} s | $runs | $cov | $corpus | 0 |"
     else
         tail -n 60 "$log" >&2
         say "$target: FAILED (log: $log; artifacts: fuzz/artifacts/$target/)" >&2

@@ -424,10 +424,11 @@ impl FrameProtocol {
             self.frame = Some(frame);
         }
         let data = self.inbound_extensions(chunk, frame_finished, fin)?;
-        self.message_size = self.message_size.saturating_add(data.len() as u64);
-        if self.message_size > self.max_message_size {
-            return Err(too_big("message exceeds the size limit".to_owned()));
+        let room = self.max_message_size.saturating_sub(self.message_size);
+        if data.len() as u64 > room {
+            return Err(self.overflow(&data, room, too_big("message exceeds the size limit".to_owned())));
         }
+        self.message_size += data.len() as u64;
         let message_finished = frame_finished && fin;
         let piece = match self.message {
             Some(Opcode::Text) => self.text_piece(data, message_finished, ascii)?,
@@ -477,16 +478,38 @@ impl FrameProtocol {
             return Ok(chunk);
         }
         let limit = self.max_message_size.saturating_sub(self.message_size);
+        let last = self.extensions.len() - 1;
         let mut data = chunk;
-        for ext in &mut self.extensions {
+        for (i, ext) in self.extensions.iter_mut().enumerate() {
             let mut out = Vec::new();
-            ext.frame_inbound_payload_data(&data, &mut out, limit)?;
-            if frame_finished {
-                ext.frame_inbound_complete(fin, &mut out, limit)?;
+            let result = ext
+                .frame_inbound_payload_data(&data, &mut out, limit)
+                .and_then(|()| if frame_finished { ext.frame_inbound_complete(fin, &mut out, limit) } else { Ok(()) });
+            match result {
+                Ok(()) => data = Cow::Owned(out),
+                // The last extension's output is what the application sees.
+                Err(failure) if i == last && failure.code == MESSAGE_TOO_BIG => {
+                    return Err(self.overflow(&out, limit, failure));
+                }
+                Err(failure) => return Err(failure),
             }
-            data = Cow::Owned(out);
         }
         Ok(data)
+    }
+
+    /// The failure for a piece `data` of the message that outgrows the
+    /// `room` left under `max_message_size`. The first violation in the
+    /// stream decides, so the outcome never depends on how the bytes were
+    /// chunked: invalid UTF-8 within the bytes that fit is a 1007, and
+    /// only otherwise is the size the failure (`too_big`).
+    fn overflow(&mut self, data: &[u8], room: u64, too_big: ParseFailed) -> ParseFailed {
+        let fits = &data[..take_len(room, data.len())];
+        if self.message == Some(Opcode::Text) {
+            if let Err(invalid) = self.utf8.push_slice(fits, false) {
+                return invalid;
+            }
+        }
+        too_big
     }
 
     // ---- outbound --------------------------------------------------------

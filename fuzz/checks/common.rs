@@ -126,15 +126,18 @@ impl Extension for Doubler {
             out.extend_from_slice(data);
             return Ok(());
         }
-        let doubled = 2 * data.len() as u64;
-        if doubled > limit {
-            return Err(ParseFailed { code: close::MESSAGE_TOO_BIG, reason: "x-double: too big".into() });
-        }
         for &b in data {
+            if out.len() as u64 + 2 > limit {
+                // What fits goes out first, as the trait asks.
+                if (out.len() as u64) < limit {
+                    out.push(b);
+                }
+                return Err(ParseFailed { code: close::MESSAGE_TOO_BIG, reason: "x-double: too big".into() });
+            }
             out.push(b);
             out.push(b);
+            self.produced += 2;
         }
-        self.produced += doubled;
         Ok(())
     }
     fn frame_outbound(&mut self, opcode: Opcode, rsv: Rsv, data: Vec<u8>, _fin: bool) -> (Rsv, Vec<u8>) {
