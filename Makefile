@@ -9,7 +9,8 @@ export DENO_NO_PROMPT := 1
 # wasm tests so that both share one build cache.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := -C target-feature=+simd128
 
-.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo test-interop test-autobahn test-autobahn-full test-autobahn-ci test-fuzz fuzz bench clean
+.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo \
+	test-interop test-autobahn test-autobahn-full test-autobahn-ci test-lts test-runtimes fuzz fuzz-js bench clean
 
 all: pkg
 
@@ -25,17 +26,20 @@ pkg: setup
 demo: pkg
 	node demo/node/chat.mjs $(or $(PORT),8080)
 
-# Every test; each step says what it runs.
+# Every test; each step says what it runs. Deterministic: nothing here
+# explores new random inputs (that is `make fuzz`), and no test bounds
+# wall-clock time, so a commit gives the same verdict on every machine.
 test:
 	@scripts/setup.sh --browser
 	$(MAKE) --no-print-directory test-rust
-	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory pkg
 	$(MAKE) --no-print-directory test-wasm test-node test-deno test-browser test-types test-pack test-demo
 	$(MAKE) --no-print-directory test-interop
 	$(MAKE) --no-print-directory test-autobahn-ci
 	@echo "make test: all test suites passed"
 
+# The crate's unit, integration and doc tests; tests/fuzz_replay.rs replays
+# every committed fuzz input (fuzz/corpus/, fuzz/regressions/).
 test-rust:
 	cargo test --quiet
 
@@ -47,29 +51,29 @@ test-wasm:
 	    cargo test --target wasm32-unknown-unknown --test wasm
 
 test-node:
-	node --test --test-timeout=60000 js-tests/node
+	node --test --test-timeout=60000 js-tests/node/*.test.mjs js-tests/node/*.test.cjs
 
 test-deno:
 	NO_COLOR=1 deno test --quiet --allow-read --allow-net js-tests/deno
 
 test-browser:
-	node --test --test-timeout=180000 js-tests/browser
+	node --test --test-timeout=180000 js-tests/browser/*.test.mjs
 
 test-types:
 	tsc -p js-tests/types --noEmit --strict
 
 test-pack:
-	node --test --test-timeout=300000 js-tests/pack
+	node --test --test-timeout=300000 js-tests/pack/*.test.mjs
 
 # The demos: the Node and Deno servers on random ports, driven by a client;
 # the browser demo and the chat page in Chromium (screenshots: js-tests/.out/).
 test-demo:
-	node --test --test-timeout=600000 js-tests/demo
+	node --test --test-timeout=600000 js-tests/demo/*.test.mjs
 
 # Interoperability over loopback with ws, Python websockets, Deno and
 # Chromium, both directions where the peer can be both (docs/interop.md).
 test-interop:
-	node --test --test-timeout=180000 js-tests/interop
+	node --test --test-timeout=180000 js-tests/interop/*.test.mjs
 
 # Autobahn|Testsuite through kosoku, server and client modes: cases 1-10
 # whole and a sample of the compression cases 12-13, compared with
@@ -88,15 +92,29 @@ test-autobahn-full:
 test-autobahn-ci:
 	AUTOBAHN_TIMEOUT_MS=1800000 node js-tests/autobahn/run.mjs --full --no-docs
 
-# Fuzzing with cargo-fuzz (nightly; cargo-fuzz is installed if missing).
-# Longer runs: make fuzz FUZZ_SECONDS=600. Results: docs/fuzzing.md.
-FUZZ_SECONDS ?= 20
-fuzz:
-	scripts/fuzz.sh $(FUZZ_SECONDS)
+# The Node and pack suites on the current Node LTS (24, from npm); CI runs
+# this after make test, which uses the Node on PATH.
+test-lts: pkg
+	PATH="$$(dirname "$$(scripts/runtime.sh node 24)"):$$PATH" \
+	    $(MAKE) --no-print-directory test-node test-pack
 
-# Every fuzz target for 10 s, failing on any crash; part of make test.
-test-fuzz:
-	scripts/fuzz.sh 10
+# The package's shared flows and the packed-tarball test on every runtime
+# the package states it supports: Node 20, 22, 24, 26, Bun 1 and Deno 2
+# (installed from npm into .runtimes/ when missing).
+test-runtimes: pkg
+	scripts/test-runtimes.sh
+
+# Exploring with cargo-fuzz (nightly; cargo-fuzz is installed if missing)
+# and with fast-check through the JS package (make fuzz-js), for
+# FUZZ_SECONDS per target. Not part of make test. Record each run in
+# docs/fuzzing.md (the script prints the table row).
+FUZZ_SECONDS ?= 60
+fuzz: pkg
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+	$(MAKE) --no-print-directory fuzz-js
+
+fuzz-js: pkg
+	node js-tests/fuzz/api-fuzz.mjs --seconds $(FUZZ_SECONDS)
 
 # The benchmark: the core natively next to tungstenite (cargo bench,
 # benches/frames.rs), then the package side by side with ws and
@@ -109,4 +127,4 @@ bench: pkg
 	node --expose-gc bench/run.mjs $(if $(QUICK),--quick)
 
 clean:
-	rm -rf pkg target/wasm-pack js-tests/.out
+	rm -rf pkg target/wasm-pack js-tests/.out .runtimes

@@ -21,9 +21,8 @@
 // Exit status 1 if any case regresses: a result not among the case's
 // accepted results in expected.json (OK is always accepted), or a case
 // missing from the reports. With --update, expected.json records this run's
-// results instead. Cases listed in expected.json's pendingWithoutDeflate
-// (12.*, 13.*) are "pending", not failures, while the package cannot
-// negotiate permessage-deflate.
+// results instead. If the package does not negotiate permessage-deflate
+// (needed by the 216 cases of 12.* and 13.* per mode), the run fails.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -272,9 +271,8 @@ function readResults(outdir) {
   return results;
 }
 
-function judge(mode, results, expected, { pending, selected }) {
+function judge(mode, results, expected, { selected }) {
   const accepted = expected[mode] ?? {};
-  const verdicts = {};
   const regressions = [];
   const improvements = [];
   const ids = new Set([...Object.keys(results), ...Object.keys(accepted).filter(selected)]);
@@ -282,10 +280,6 @@ function judge(mode, results, expected, { pending, selected }) {
     const r = results[id];
     if (!r) {
       regressions.push(`${id}: missing from the reports (expected ${accepted[id]?.join(" or ")})`);
-      continue;
-    }
-    if (pending(id)) {
-      verdicts[id] = "pending";
       continue;
     }
     const ok = accepted[id];
@@ -297,38 +291,36 @@ function judge(mode, results, expected, { pending, selected }) {
       regressions.push(`${id}: ${r.result} (accepted: ${ok.join(" or ")}; ${r.description})`);
     }
   }
-  return { verdicts, regressions, improvements };
+  return { regressions, improvements };
 }
 
-function table(results, verdicts) {
+function table(results) {
   const rows = new Map();
   for (const [id, r] of Object.entries(results)) {
     const group = Number(id.split(".")[0]);
-    if (!rows.has(group)) rows.set(group, Object.fromEntries(["cases", ...COLUMNS, "close", "pending"].map((c) => [c, 0])));
+    if (!rows.has(group)) rows.set(group, Object.fromEntries(["cases", ...COLUMNS, "close"].map((c) => [c, 0])));
     const row = rows.get(group);
     row.cases++;
-    if (verdicts[id] === "pending") row.pending++;
-    else row[COLUMNS.includes(r.behavior) ? r.behavior : "other"]++;
+    row[COLUMNS.includes(r.behavior) ? r.behavior : "other"]++;
     if (!CLEAN_CLOSE.has(r.behaviorClose)) row.close++;
   }
-  const head = ["Group", "Cases", ...COLUMNS.slice(0, 5), "Close not clean", "Pending (no deflate)"];
+  const head = ["Group", "Cases", ...COLUMNS.slice(0, 5), "Close not clean"];
   const lines = [`| ${head.join(" | ")} |`, `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`];
-  const total = Object.fromEntries(["cases", ...COLUMNS, "close", "pending"].map((c) => [c, 0]));
+  const total = Object.fromEntries(["cases", ...COLUMNS, "close"].map((c) => [c, 0]));
   for (const group of [...rows.keys()].sort((a, b) => a - b)) {
     const row = rows.get(group);
     for (const k of Object.keys(total)) total[k] += row[k];
-    lines.push(`| ${group}. ${GROUPS[group] ?? ""} | ${row.cases} | ${COLUMNS.slice(0, 5).map((c) => row[c]).join(" | ")} | ${row.close} | ${row.pending} |`);
+    lines.push(`| ${group}. ${GROUPS[group] ?? ""} | ${row.cases} | ${COLUMNS.slice(0, 5).map((c) => row[c]).join(" | ")} | ${row.close} |`);
   }
-  lines.push(`| **Total** | **${total.cases}** | ${COLUMNS.slice(0, 5).map((c) => `**${total[c]}**`).join(" | ")} | **${total.close}** | **${total.pending}** |`);
+  lines.push(`| **Total** | **${total.cases}** | ${COLUMNS.slice(0, 5).map((c) => `**${total[c]}**`).join(" | ")} | **${total.close}** |`);
   if (total.other) lines.push("", `${total.other} case(s) had another verdict (ERROR): see the reports.`);
   return lines.join("\n");
 }
 
-function notable(results, verdicts) {
+function notable(results) {
   const lines = [];
   for (const id of Object.keys(results).sort(compareIds)) {
     const r = results[id];
-    if (verdicts[id] === "pending") continue;
     if (r.result === "OK") continue;
     const code = r.remoteCloseCode === null || r.remoteCloseCode === undefined ? "none" : r.remoteCloseCode;
     lines.push(`- ${id} ${r.result} (our close code: ${code}): ${r.description}`);
@@ -339,15 +331,15 @@ function notable(results, verdicts) {
 const BEGIN = "<!-- autobahn-summary: begin (written by js-tests/autobahn/run.mjs) -->";
 const END = "<!-- autobahn-summary: end -->";
 
-function writeDocs(summaries, deflate) {
+function writeDocs(summaries) {
   const parts = [
     BEGIN,
     "",
-    `permessage-deflate in this build: ${deflate ? "yes (offered by the client, accepted by the server)" : "no (cases 12.* and 13.* are pending)"}.`,
+    "permessage-deflate: offered by the client, accepted by the server.",
   ];
-  for (const { mode, results, verdicts } of summaries) {
+  for (const { mode, results } of summaries) {
     const title = mode === "server" ? "Server mode (kosoku's fuzzingclient drives echo-server.mjs)" : "Client mode (echo-client.mjs drives kosoku's fuzzingserver)";
-    parts.push("", `### ${title}`, "", table(results, verdicts), "", "Cases not OK:", "", notable(results, verdicts));
+    parts.push("", `### ${title}`, "", table(results), "", "Cases not OK:", "", notable(results));
   }
   parts.push("", END);
   const block = parts.join("\n");
@@ -362,12 +354,10 @@ function writeDocs(summaries, deflate) {
 }
 
 function writeExpected(expected, summaries) {
-  for (const { mode, results, verdicts } of summaries) {
+  for (const { mode, results } of summaries) {
     const accepted = { ...(expected[mode] ?? {}) };
     for (const id of Object.keys(results)) {
-      // Pending cases keep what was recorded (the goal: OK).
-      if (verdicts[id] === "pending") accepted[id] ??= ["OK"];
-      else accepted[id] = [results[id].result];
+      accepted[id] = [results[id].result];
     }
     expected[mode] = Object.fromEntries(Object.keys(accepted).sort(compareIds).map((id) => [id, accepted[id]]));
   }
@@ -397,16 +387,16 @@ async function main() {
   const partial = !args.full || args.include.length > 0 || args.exclude.length > 0;
   const expected = existsSync(expectedPath)
     ? JSON.parse(readFileSync(expectedPath, "utf8"))
-    : { note: "Per case, the accepted Autobahn results (behavior, or behavior/behaviorClose when the close was not clean).", pendingWithoutDeflate: ["12.*", "13.*"] };
-  const deflate = deflateSupported();
+    : { note: "Per case, the accepted Autobahn results (behavior, or behavior/behaviorClose when the close was not clean)." };
+  if (!deflateSupported()) {
+    console.error("autobahn: this build of the package (pkg/) does not negotiate permessage-deflate, which the 216 cases of 12.* and 13.* per mode need: rebuild it with make pkg");
+    process.exit(1);
+  }
   // The children probe the package too; pin them to this answer.
-  const env = { AUTOBAHN_DEFLATE: deflate ? "1" : "0" };
+  const env = { AUTOBAHN_DEFLATE: "1" };
   const includes = args.include.map(globToRegExp);
   const excludes = args.exclude.map(globToRegExp);
   const selected = (id) => (includes.length === 0 || includes.some((re) => re.test(id))) && !excludes.some((re) => re.test(id));
-  const pendingGlobs = (expected.pendingWithoutDeflate ?? []).map(globToRegExp);
-  const pending = (id) => !deflate && pendingGlobs.some((re) => re.test(id));
-  console.log(`autobahn: permessage-deflate ${deflate ? "supported" : "not in this build: 12.* and 13.* are pending"}`);
 
   const summaries = [];
   let failed = false;
@@ -429,12 +419,11 @@ async function main() {
       failed = true;
       continue;
     }
-    const { verdicts, regressions, improvements } = judge(mode, results, expected, { pending, selected });
-    summaries.push({ mode, results, verdicts });
+    const { regressions, improvements } = judge(mode, results, expected, { selected });
+    summaries.push({ mode, results });
     const counts = {};
     for (const [id, r] of Object.entries(results)) {
-      const key = verdicts[id] === "pending" ? "pending" : r.result;
-      counts[key] = (counts[key] ?? 0) + 1;
+      counts[r.result] = (counts[r.result] ?? 0) + 1;
     }
     const summary = Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ");
     console.log(`autobahn ${mode}: ${Object.keys(results).length} cases in ${seconds} s: ${summary} (reports: ${relative(root, outdir)}/index.html)`);
@@ -447,7 +436,7 @@ async function main() {
   }
 
   if (args.update && summaries.length) writeExpected(expected, summaries);
-  if (args.docs && !partial && summaries.length === 2) writeDocs(summaries, deflate);
+  if (args.docs && !partial && summaries.length === 2) writeDocs(summaries);
   if (failed && !args.update) {
     console.error("autobahn: FAILED");
     process.exit(1);

@@ -58,12 +58,12 @@ test("the tarball holds only the package files", () => {
 
 test("ESM: import from 'wsproto' in Node", () => {
   writeFileSync(join(dir, "esm.mjs"), `import * as W from "wsproto"; const KIND = "esm";\n${flow}`);
-  assert.equal(run("node", ["esm.mjs"]).trim(), "ok esm");
+  assert.equal(run(process.execPath, ["esm.mjs"]).trim(), "ok esm");
 });
 
 test("CommonJS: require('wsproto') in Node", () => {
   writeFileSync(join(dir, "cjs.cjs"), `const W = require("wsproto"); const KIND = "cjs";\n${flow}`);
-  assert.equal(run("node", ["cjs.cjs"]).trim(), "ok cjs");
+  assert.equal(run(process.execPath, ["cjs.cjs"]).trim(), "ok cjs");
 });
 
 test("Deno: import from 'wsproto' through node_modules", () => {
