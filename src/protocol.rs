@@ -426,7 +426,7 @@ impl FrameProtocol {
         let data = self.inbound_extensions(chunk, frame_finished, fin)?;
         let room = self.max_message_size.saturating_sub(self.message_size);
         if data.len() as u64 > room {
-            return Err(self.overflow(&data, room, too_big("message exceeds the size limit".to_owned())));
+            return Err(self.first_violation(&data, room, too_big("message exceeds the size limit".to_owned())));
         }
         self.message_size += data.len() as u64;
         let message_finished = frame_finished && fin;
@@ -488,28 +488,27 @@ impl FrameProtocol {
             match result {
                 Ok(()) => data = Cow::Owned(out),
                 // The last extension's output is what the application sees.
-                Err(failure) if i == last && failure.code == MESSAGE_TOO_BIG => {
-                    return Err(self.overflow(&out, limit, failure));
-                }
+                Err(failure) if i == last => return Err(self.first_violation(&out, limit, failure)),
                 Err(failure) => return Err(failure),
             }
         }
         Ok(data)
     }
 
-    /// The failure for a piece `data` of the message that outgrows the
-    /// `room` left under `max_message_size`. The first violation in the
-    /// stream decides, so the outcome never depends on how the bytes were
-    /// chunked: invalid UTF-8 within the bytes that fit is a 1007, and
-    /// only otherwise is the size the failure (`too_big`).
-    fn overflow(&mut self, data: &[u8], room: u64, too_big: ParseFailed) -> ParseFailed {
+    /// The failure for a piece of a message that ends in `failure` (the
+    /// message outgrows the `room` left under `max_message_size`, or the
+    /// extension failed) after delivering `data`. The first violation in
+    /// the stream decides, so the outcome never depends on how the bytes
+    /// were chunked: invalid UTF-8 within the bytes that fit comes first
+    /// (1007), and only otherwise is `failure` the outcome.
+    fn first_violation(&mut self, data: &[u8], room: u64, failure: ParseFailed) -> ParseFailed {
         let fits = &data[..take_len(room, data.len())];
         if self.message == Some(Opcode::Text) {
             if let Err(invalid) = self.utf8.push_slice(fits, false) {
                 return invalid;
             }
         }
-        too_big
+        failure
     }
 
     // ---- outbound --------------------------------------------------------

@@ -41,10 +41,11 @@ pub trait Extension: fmt::Debug + Send {
     /// Unmasked payload bytes arrived: append what the application sees to
     /// `out`. `limit` caps `out.len()`: what the message may still grow by
     /// under `max_message_size`. Fail with 1009 as soon as output would
-    /// cross it (while inflating, never after), leaving in `out` at least
-    /// the output that fits: the protocol checks those bytes first (an
-    /// invalid UTF-8 byte before the limit is a 1007), so that the outcome
-    /// does not depend on how the input was chunked.
+    /// cross it (while inflating, never after). On any failure, leave in
+    /// `out` the output that came before it (up to the limit): the
+    /// protocol checks those bytes first (invalid UTF-8 before the failure
+    /// is a 1007), so that the outcome does not depend on how the input
+    /// was chunked.
     fn frame_inbound_payload_data(
         &mut self,
         data: &[u8],
