@@ -201,7 +201,7 @@ impl Checker {
     /// Whether the last close came from a failure (so a partial frame was cut short).
     fn failed(&self) -> bool {
         matches!(self.norm.last(), Some(Norm::Close(code, reason))
-            if matches!(*code, 1002 | 1007 | 1009) && is_failure_reason(reason))
+            if matches!(*code, 1002 | 1007 | 1009 | 1011) && is_failure_reason(reason))
     }
 
     pub fn see(&mut self, event: Event) {
@@ -316,6 +316,8 @@ fn is_failure_reason(reason: &str) -> bool {
         "remote CLOSE with",
         "CLOSE reason is not valid UTF-8",
         "x-double: too big",
+        "invalid compressed data",
+        "RSV1 set on a",
     ];
     REASONS.iter().any(|r| reason.starts_with(r))
 }
