@@ -1,6 +1,7 @@
 // Starting and stopping the demos as child processes, on random loopback
 // ports (port 0; each demo prints the port it got).
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,7 +36,14 @@ export function run(command, args, { env = {}, timeoutMs = 30000 } = {}) {
     output += d;
     check();
   });
-  const exited = new Promise((done) => child.on("exit", (code, signal) => done({ code, signal })));
+  const exited = new Promise((done) => {
+    child.on("exit", (code, signal) => done({ code, signal }));
+    // A command that cannot start (ENOENT) emits "error", never "exit".
+    child.on("error", (err) => {
+      output += `\n${err.message}\n`;
+      done({ code: null, signal: null });
+    });
+  });
   exited.then(({ code, signal }) => {
     for (const w of waiters.splice(0)) {
       clearTimeout(w.timer);
@@ -87,5 +95,7 @@ export async function startServer(command, args, options) {
 }
 
 export const nodeChat = () => startServer(process.execPath, ["demo/node/chat.mjs", "0"]);
-export const denoChat = () =>
-  startServer(DENO, ["run", "--allow-net", "--allow-read", "demo/deno/chat.js", "0"], { timeoutMs: 60000 });
+export const denoChat = async () => {
+  if (!existsSync(DENO)) throw new Error(`Deno is missing (${DENO}): run scripts/setup.sh, which installs it with npm`);
+  return startServer(DENO, ["run", "--allow-net", "--allow-read", "demo/deno/chat.js", "0"], { timeoutMs: 60000 });
+};
