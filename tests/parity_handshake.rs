@@ -9,9 +9,109 @@
 mod parity_common;
 
 use parity_common::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use wsproto::events::{AcceptConnection, CloseConnection, Event, Ping, RejectConnection, Request, TextMessage};
-use wsproto::{ConnectionState, ConnectionType, Error, SeededRandom, WSConnection};
+use wsproto::{Config, ConnectionState, ConnectionType, Error, SeededRandom, WSConnection};
+
+// ---- counting work, for the linear-time checks ------------------------------------
+
+/// Counts, per thread, the bytes allocated and the calls that allocate or
+/// grow a block: exact numbers, the same on every machine.
+struct Counting;
+
+thread_local! {
+    static ALLOCATED: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+fn count(bytes: usize) {
+    // try_with: the thread's counter may already be gone at thread exit.
+    let _ = ALLOCATED.try_with(|a| a.set((a.get().0 + bytes, a.get().1 + 1)));
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size.saturating_sub(layout.size()));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// This thread's CPU time: unlike the wall clock it stands still while
+/// parallel tests or other processes have the CPU. The wall clock where
+/// that clock is not available.
+fn cpu_time() -> Duration {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    {
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+        }
+        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+        let mut time = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: a valid clock id and a pointer to a live timespec.
+        if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) } == 0 {
+            return Duration::new(time.sec as u64, time.nsec as u32);
+        }
+    }
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// How much larger the large input of a scaling check is than the small one.
+const SCALE: usize = 8;
+
+/// Checks that `work` costs about SCALE times more on `large` than on
+/// `small` (SCALE times larger), where quadratic work would cost SCALE
+/// times more again: allocated bytes and allocation calls (exact counts)
+/// within 1.5x, CPU time within 3x plus 0.2 ms for clock granularity. The
+/// time is the fastest of five runs on `small`, and of up to five on `large`
+/// (run again while over the bound, unless far over it).
+/// Returns the large input's result and its allocation: (bytes, calls).
+fn assert_linear<I: ?Sized, R>(what: &str, small: &I, large: &I, mut work: impl FnMut(&I) -> R) -> (R, (usize, usize)) {
+    let mut run = |input: &I| {
+        let (before, start) = (ALLOCATED.with(Cell::get), cpu_time());
+        let result = work(input);
+        let (after, time) = (ALLOCATED.with(Cell::get), cpu_time() - start);
+        (result, (after.0 - before.0, after.1 - before.1), time)
+    };
+    let (_, small_alloc, mut small_time) = run(small);
+    for _ in 1..5 {
+        small_time = small_time.min(run(small).2);
+    }
+    let (mut result, large_alloc, mut large_time) = run(large);
+    assert!(
+        large_alloc.0 <= small_alloc.0 * SCALE * 3 / 2 + 1024,
+        "{what}: bytes {small_alloc:?} then {large_alloc:?}"
+    );
+    assert!(large_alloc.1 <= small_alloc.1 * SCALE * 3 / 2 + 16, "{what}: calls {small_alloc:?} then {large_alloc:?}");
+    let bound = small_time * (3 * SCALE) as u32 + Duration::from_micros(200);
+    for _ in 1..5 {
+        if large_time < bound || large_time > 2 * bound {
+            break;
+        }
+        let (again, _, time) = run(large);
+        (result, large_time) = (again, large_time.min(time));
+    }
+    assert!(large_time < bound, "{what}: CPU time {small_time:?} then {large_time:?}");
+    (result, large_alloc)
+}
 
 /// Client request bytes -> server Request event; server accept -> client AcceptConnection.
 fn handshake(request: Request, accept: AcceptConnection) -> (WSConnection, WSConnection, Request, AcceptConnection) {
@@ -242,53 +342,70 @@ fn request_of_size(size: usize) -> Vec<u8> {
     good_request(&[&format!("X-Pad: {}", "p".repeat(size - base))])
 }
 
-#[test]
-fn a_16_kib_request_fed_one_byte_at_a_time_is_fast() {
-    let bytes = request_of_size(16 * 1024);
-    assert_eq!(bytes.len(), 16384);
-    let start = Instant::now();
-    let mut s = server();
-    for byte in &bytes {
-        s.receive_data(Some(std::slice::from_ref(byte))).unwrap();
-    }
-    let elapsed = start.elapsed();
-    assert_eq!(drain(&mut s).len(), 1);
-    // A sanity bound, not a benchmark: re-parsing from the start on every
-    // byte would take far longer.
-    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
-}
-
-#[test]
-fn a_16_kib_response_fed_one_byte_at_a_time_is_fast() {
-    let filler = format!("X-Pad: {}", "p".repeat(16 * 1024 - response_101(&[]).len() - "X-Pad: \r\n".len()));
-    let response = response_101(&[&filler]);
-    assert_eq!(response.len(), 16384);
-    let (mut c, _) = client_sent(localhost());
-    let start = Instant::now();
-    for byte in &response {
-        c.receive_data(Some(std::slice::from_ref(byte))).unwrap();
-    }
-    let elapsed = start.elapsed();
-    assert_eq!(drain(&mut c).len(), 1);
-    assert_eq!(c.state(), ConnectionState::Open);
-    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
-}
-
-#[test]
-fn a_refused_16_kib_head_fed_one_byte_at_a_time_is_fast() {
-    let bytes = request_of_size(20 * 1024);
-    let start = Instant::now();
-    let mut s = server();
-    let mut failed_at = None;
+/// Feeds `bytes` one per call; the index of the call that failed, if one did.
+fn feed_bytewise(conn: &mut WSConnection, bytes: &[u8]) -> Option<(usize, Error)> {
     for (i, byte) in bytes.iter().enumerate() {
-        if let Err(e) = s.receive_data(Some(std::slice::from_ref(byte))) {
-            assert_remote(&remote(Err(e)), "HTTP head exceeds 16384 bytes", 431, vec![]);
-            failed_at = Some(i);
-            break;
+        if let Err(e) = conn.receive_data(Some(std::slice::from_ref(byte))) {
+            return Some((i, e));
         }
     }
-    assert_eq!(failed_at, Some(16383), "fails on the byte that fills the limit without ending the head");
-    assert!(start.elapsed() < Duration::from_secs(1));
+    None
+}
+
+// Re-parsing from the start on every byte would make these quadratic: 8x
+// the bytes would cost 64x, not 8x. Growing the buffer once per byte would
+// show in the allocation calls.
+
+#[test]
+fn a_16_kib_request_fed_one_byte_at_a_time_is_linear() {
+    let bytes = request_of_size(16 * 1024);
+    assert_eq!(bytes.len(), 16384);
+    let small = request_of_size(16 * 1024 / SCALE);
+    let ((failure, events), (allocated, calls)) = assert_linear("request", &small, &bytes, |bytes| {
+        let mut s = server();
+        (feed_bytewise(&mut s, bytes), drain(&mut s))
+    });
+    assert!(failure.is_none(), "{failure:?}");
+    assert!(matches!(events.as_slice(), [Event::Request(r)] if r.target == "/"), "{events:?}");
+    assert!(allocated < 8 * 16 * 1024 && calls < 100, "{allocated} bytes in {calls} calls");
+}
+
+#[test]
+fn a_16_kib_response_fed_one_byte_at_a_time_is_linear() {
+    let response_of_size = |size: usize| {
+        response_101(&[&format!("X-Pad: {}", "p".repeat(size - response_101(&[]).len() - "X-Pad: \r\n".len()))])
+    };
+    let response = response_of_size(16 * 1024);
+    assert_eq!(response.len(), 16384);
+    let small = response_of_size(16 * 1024 / SCALE);
+    let ((failure, events, state), (allocated, calls)) = assert_linear("response", &small, &response, |bytes| {
+        let (mut c, _) = client_sent(localhost());
+        (feed_bytewise(&mut c, bytes), drain(&mut c), c.state())
+    });
+    assert!(failure.is_none(), "{failure:?}");
+    assert!(matches!(events.as_slice(), [Event::AcceptConnection(_)]), "{events:?}");
+    assert_eq!(state, ConnectionState::Open);
+    assert!(allocated < 8 * 16 * 1024 && calls < 100, "{allocated} bytes in {calls} calls");
+}
+
+#[test]
+fn a_refused_16_kib_head_fed_one_byte_at_a_time_is_linear() {
+    // The work is bounded by the limit: a limit 8x lower costs 8x less.
+    let refuse = |(limit, bytes): &(usize, Vec<u8>)| {
+        let config = Config { max_handshake_size: *limit, ..Config::default() };
+        let mut s = WSConnection::with_config(ConnectionType::Server, config);
+        feed_bytewise(&mut s, bytes)
+    };
+    let small = (16 * 1024 / SCALE, request_of_size(20 * 1024 / SCALE));
+    let large = (16 * 1024, request_of_size(20 * 1024));
+    let (failure, (allocated, calls)) = assert_linear("refusal", &small, &large, refuse);
+    let (i, e) = failure.expect("refused");
+    assert_remote(&remote(Err(e)), "HTTP head exceeds 16384 bytes", 431, vec![]);
+    assert_eq!(i, 16383, "fails on the byte that fills the limit without ending the head");
+    assert!(allocated < 8 * 16 * 1024 && calls < 100, "{allocated} bytes in {calls} calls");
+    let (i, e) = refuse(&small).expect("refused");
+    assert_remote(&remote(Err(e)), "HTTP head exceeds 2048 bytes", 431, vec![]);
+    assert_eq!(i, 2047);
 }
 
 // ---- the end of the stream -----------------------------------------------------

@@ -102,8 +102,9 @@ pub(crate) fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> Resu
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
     fn list(v: &[u8]) -> Vec<String> {
@@ -155,35 +156,89 @@ mod tests {
         assert_eq!(list(b"\xe2\x82, b"), vec!["\u{fffd}", "b"]);
     }
 
-    fn assert_fast(input: &[u8]) -> Vec<String> {
-        let start = Instant::now();
-        let out = split_list(input);
-        // Linear: a few ms for 256 KiB in a debug build, so a loaded CI
-        // machine stays far below the bound; quadratic takes tens of seconds.
-        assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
-        out
+    /// This thread's CPU time: unlike the wall clock it stands still while
+    /// parallel tests or other processes have the CPU. The wall clock where
+    /// that clock is not available.
+    fn cpu_time() -> Duration {
+        #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+        {
+            #[repr(C)]
+            struct Timespec {
+                sec: i64,
+                nsec: i64,
+            }
+            extern "C" {
+                fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+            }
+            const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+            let mut time = Timespec { sec: 0, nsec: 0 };
+            // SAFETY: a valid clock id and a pointer to a live timespec.
+            if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) } == 0 {
+                return Duration::new(time.sec as u64, time.nsec as u32);
+            }
+        }
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
+
+    /// How much larger the large input of [`assert_linear_time`] is.
+    pub(crate) const SCALE: usize = 8;
+
+    /// Checks that `work` takes about SCALE times longer on `large` than on
+    /// `small` (SCALE times larger), not SCALE squared: CPU time within 3x of
+    /// linear plus 0.2 ms for clock granularity. The time is the fastest of
+    /// five runs on `small`, and of up to five on `large` (run again while
+    /// over the bound, unless far over it). Returns the large input's result.
+    pub(crate) fn assert_linear_time<I: ?Sized, R>(
+        what: &str,
+        small: &I,
+        large: &I,
+        mut work: impl FnMut(&I) -> R,
+    ) -> R {
+        let mut run = |input: &I| {
+            let start = cpu_time();
+            let result = work(input);
+            (result, cpu_time() - start)
+        };
+        let mut small_time = Duration::MAX;
+        for _ in 0..5 {
+            small_time = small_time.min(run(small).1);
+        }
+        let bound = small_time * (3 * SCALE) as u32 + Duration::from_micros(200);
+        let (mut result, mut large_time) = run(large);
+        for _ in 1..5 {
+            if large_time < bound || large_time > 2 * bound {
+                break;
+            }
+            let (again, time) = run(large);
+            (result, large_time) = (again, large_time.min(time));
+        }
+        assert!(large_time < bound, "{what}: CPU time {small_time:?} then {large_time:?}");
+        result
+    }
+
+    /// Splits `shape(8 KiB)` and `shape(64 KiB)`, checking linear time.
+    fn split_linear(shape: impl Fn(usize) -> Vec<u8>) -> Vec<String> {
+        let (small, large) = (shape(8 * 1024), shape(SCALE * 8 * 1024));
+        assert_linear_time("split_list", &small[..], &large[..], split_list)
     }
 
     #[test]
     fn split_is_linear_on_spaces() {
-        let input = vec![b' '; 256 * 1024];
-        assert!(assert_fast(&input).is_empty());
+        assert!(split_linear(|n| vec![b' '; n]).is_empty());
     }
 
     #[test]
     fn split_is_linear_on_commas() {
-        let input = vec![b','; 256 * 1024];
-        assert!(assert_fast(&input).is_empty());
+        assert!(split_linear(|n| vec![b','; n]).is_empty());
     }
 
     #[test]
     fn split_is_linear_on_unclosed_quote() {
-        let mut input = b"a, \"".to_vec();
-        input.extend(std::iter::repeat(b',').take(256 * 1024));
-        let out = assert_fast(&input);
+        let out = split_linear(|n| [&b"a, \""[..], &vec![b','; n]].concat());
         assert_eq!(out.len(), 2);
         assert_eq!(out.first().map(String::as_str), Some("a"));
-        assert_eq!(out.get(1).map(String::len), Some(1 + 256 * 1024));
+        assert_eq!(out.get(1).map(String::len), Some(1 + 64 * 1024));
     }
 
     #[test]
