@@ -9,7 +9,7 @@ export DENO_NO_PROMPT := 1
 # wasm tests so that both share one build cache.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := -C target-feature=+simd128
 
-.PHONY: all setup pkg demo test test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo \
+.PHONY: all setup pkg demo test test-lint test-rust test-wasm test-node test-deno test-browser test-types test-pack test-demo \
 	test-interop test-autobahn test-autobahn-full test-autobahn-ci test-lts test-runtimes fuzz fuzz-js bench clean
 
 all: pkg
@@ -27,16 +27,26 @@ demo: pkg
 	node demo/node/chat.mjs $(or $(PORT),8080)
 
 # Every test; each step says what it runs. Deterministic: nothing here
-# explores new random inputs (that is `make fuzz`), and no test bounds
-# wall-clock time, so a commit gives the same verdict on every machine.
+# explores new random inputs (that is `make fuzz`: property tests run fixed
+# seeds), and no test has a fixed time limit (a test of linear work counts
+# allocations or compares with a baseline in the same run), so a commit
+# gives the same verdict on every machine.
 test:
 	@scripts/setup.sh --browser
+	$(MAKE) --no-print-directory test-lint
 	$(MAKE) --no-print-directory test-rust
 	$(MAKE) --no-print-directory pkg
 	$(MAKE) --no-print-directory test-wasm test-node test-deno test-browser test-types test-pack test-demo
 	$(MAKE) --no-print-directory test-interop
 	$(MAKE) --no-print-directory test-autobahn-ci
 	@echo "make test: all test suites passed"
+
+# rustfmt (rustfmt.toml) and clippy with warnings as errors, natively and
+# for the wasm build.
+test-lint:
+	cargo fmt --check
+	cargo clippy --all-targets --quiet -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
 
 # The crate's unit, integration and doc tests; tests/fuzz_replay.rs replays
 # every committed fuzz input (fuzz/corpus/, fuzz/regressions/).

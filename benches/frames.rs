@@ -177,9 +177,7 @@ impl Write for MemStream {
 }
 
 fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
-    tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(64 << 20))
-        .max_frame_size(Some(64 << 20))
+    tungstenite::protocol::WebSocketConfig::default().max_message_size(Some(64 << 20)).max_frame_size(Some(64 << 20))
 }
 
 fn tungstenite_receive(c: &mut Criterion) {

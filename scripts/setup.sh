@@ -2,7 +2,7 @@
 # Installs what building and testing the package needs, and only what is
 # missing, so that a warm rerun takes a second. Expects rustup/cargo, node
 # and npm (the machine's own); everything else comes from crates.io or npm:
-#   - the wasm32-unknown-unknown target (rustup)
+#   - the wasm32-unknown-unknown target, rustfmt and clippy (rustup)
 #   - wasm-bindgen-cli at exactly the version of wasm-bindgen in Cargo.lock
 #     (wasm-pack would download it, but only package registries are reachable)
 #   - wasm-pack
@@ -23,6 +23,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
 fi
+
+# make test's lint step; a minimal rustup profile lacks them.
+for component in rustfmt clippy; do
+    if ! rustup component list --installed | grep -q "^$component"; then
+        say "adding the $component component"
+        rustup component add "$component"
+    fi
+done
 
 # The CLI must match the library's version byte for byte (the schema of the
 # custom section changes between versions).

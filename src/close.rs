@@ -60,10 +60,7 @@ pub(crate) fn parse_close_payload(payload: &[u8]) -> Result<(u16, String), Parse
             }
             match std::str::from_utf8(reason) {
                 Ok(text) => Ok((code, text.to_owned())),
-                Err(_) => Err(ParseFailed::new(
-                    INVALID_FRAME_PAYLOAD_DATA,
-                    "CLOSE reason is not valid UTF-8",
-                )),
+                Err(_) => Err(ParseFailed::new(INVALID_FRAME_PAYLOAD_DATA, "CLOSE reason is not valid UTF-8")),
             }
         }
     }
@@ -80,14 +77,10 @@ pub(crate) fn build_close_payload(code: u16, reason: &str) -> Result<Vec<u8>, Lo
         return Ok(Vec::new());
     }
     if code == ABNORMAL_CLOSURE || code == TLS_HANDSHAKE_FAILED {
-        return Err(LocalProtocolError::new(format!(
-            "close code {code} is reserved for local use and is never sent"
-        )));
+        return Err(LocalProtocolError::new(format!("close code {code} is reserved for local use and is never sent")));
     }
     if !(1000..=4999).contains(&code) {
-        return Err(LocalProtocolError::new(format!(
-            "close code {code} is outside 1000-4999"
-        )));
+        return Err(LocalProtocolError::new(format!("close code {code} is outside 1000-4999")));
     }
     let reason = truncate_utf8(reason, MAX_REASON_BYTES);
     let mut payload = Vec::with_capacity(2 + reason.len());

@@ -17,11 +17,6 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            max_message_size: 64 << 20,
-            max_frame_size: 64 << 20,
-            max_handshake_size: 16 << 10,
-            max_headers: 100,
-        }
+        Config { max_message_size: 64 << 20, max_frame_size: 64 << 20, max_handshake_size: 16 << 10, max_headers: 100 }
     }
 }

@@ -1,5 +1,6 @@
 //! A connection after the opening handshake: frames only.
 
+use crate::close::ABNORMAL_CLOSURE;
 use crate::config::Config;
 use crate::error::{Error, LocalProtocolError};
 use crate::events::{CloseConnection, Event};
@@ -9,7 +10,6 @@ use crate::frame::Opcode;
 use crate::protocol::{FrameProtocol, Input, Received, Sink};
 use crate::random::{OsRandom, RandomSource};
 use crate::state::{next_state, Action, ConnectionState, ConnectionType};
-use crate::close::ABNORMAL_CLOSURE;
 use std::collections::VecDeque;
 
 /// A WebSocket connection whose handshake happened elsewhere (for example

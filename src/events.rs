@@ -210,8 +210,17 @@ macro_rules! into_event {
         }
     )*};
 }
-into_event!(Request, AcceptConnection, RejectConnection, RejectData, CloseConnection,
-    TextMessage, BytesMessage, Ping, Pong);
+into_event!(
+    Request,
+    AcceptConnection,
+    RejectConnection,
+    RejectData,
+    CloseConnection,
+    TextMessage,
+    BytesMessage,
+    Ping,
+    Pong
+);
 
 impl Event {
     /// The event's type name, for error messages.

@@ -260,7 +260,9 @@ impl FrameProtocol {
             n @ 0..=125 => (usize::from(n), 2),
             // Below 126 it is a failure: the general path's.
             126 => match input.bytes().get(2..4) {
-                Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) >= 126 => (usize::from(u16::from_be_bytes([hi, lo])), 4),
+                Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) >= 126 => {
+                    (usize::from(u16::from_be_bytes([hi, lo])), 4)
+                }
                 _ => return Ok(false),
             },
             _ => return Ok(false),
@@ -350,10 +352,7 @@ impl FrameProtocol {
         match (self.message, header.opcode) {
             (None, Opcode::Continuation) => return Err(ParseFailed::protocol("unexpected CONTINUATION")),
             (Some(_), Opcode::Text | Opcode::Binary) => {
-                return Err(ParseFailed::protocol(format!(
-                    "expected CONTINUATION, got {:?}",
-                    header.opcode
-                )))
+                return Err(ParseFailed::protocol(format!("expected CONTINUATION, got {:?}", header.opcode)))
             }
             (None, opcode) => {
                 self.message = Some(opcode);
@@ -451,7 +450,12 @@ impl FrameProtocol {
     /// it). `ascii`: whether it is all ASCII, if unmasking told; else it is
     /// checked here. ASCII after a code point boundary is valid UTF-8 as
     /// it is, so most text is read once (SIMD) rather than validated.
-    fn text_piece<'a>(&mut self, data: Cow<'a, [u8]>, last: bool, ascii: Option<bool>) -> Result<Piece<'a>, ParseFailed> {
+    fn text_piece<'a>(
+        &mut self,
+        data: Cow<'a, [u8]>,
+        last: bool,
+        ascii: Option<bool>,
+    ) -> Result<Piece<'a>, ParseFailed> {
         if self.utf8.at_boundary() && ascii.unwrap_or_else(|| crate::utf8::is_ascii(&*data)) {
             // SAFETY: ASCII bytes are valid UTF-8.
             let text = match data {
@@ -482,9 +486,13 @@ impl FrameProtocol {
         let mut data = chunk;
         for (i, ext) in self.extensions.iter_mut().enumerate() {
             let mut out = Vec::new();
-            let result = ext
-                .frame_inbound_payload_data(&data, &mut out, limit)
-                .and_then(|()| if frame_finished { ext.frame_inbound_complete(fin, &mut out, limit) } else { Ok(()) });
+            let result = ext.frame_inbound_payload_data(&data, &mut out, limit).and_then(|()| {
+                if frame_finished {
+                    ext.frame_inbound_complete(fin, &mut out, limit)
+                } else {
+                    Ok(())
+                }
+            });
             match result {
                 Ok(()) => data = Cow::Owned(out),
                 // The last extension's output is what the application sees.
@@ -693,7 +701,11 @@ mod tests {
         parse_chunks(stream.chunks(cut), in_place, &Config::default())
     }
 
-    fn parse_chunks<'a>(chunks: impl Iterator<Item = &'a [u8]>, in_place: bool, config: &Config) -> (Vec<Event>, usize) {
+    fn parse_chunks<'a>(
+        chunks: impl Iterator<Item = &'a [u8]>,
+        in_place: bool,
+        config: &Config,
+    ) -> (Vec<Event>, usize) {
         let seen = parse_as(false, chunks, in_place, config);
         (seen.events.into_iter().collect(), seen.borrowed)
     }
@@ -760,7 +772,8 @@ mod tests {
             assert!(matches!(shared.last(), Some(Event::CloseConnection(c)) if c.code == 1000 && c.reason == "bye"));
             // In one chunk every piece is borrowed but the text fragment
             // that completes a code point cut between fragments.
-            let messages = shared.iter().filter(|e| matches!(e, Event::BytesMessage(_) | Event::TextMessage(_))).count();
+            let messages =
+                shared.iter().filter(|e| matches!(e, Event::BytesMessage(_) | Event::TextMessage(_))).count();
             if cut == stream.len() {
                 assert_eq!((messages, borrowed), (5, 4), "one chunk");
             }
@@ -850,7 +863,8 @@ mod tests {
             let mut long_short = frames(&[(true, Opcode::Binary, b"abcde")]);
             long_short[0].splice(1..2, [mask_bit | 126, 0, 5]);
             let bad_utf8_long = frames(&[(true, Opcode::Text, &[b"a".repeat(200), vec![0xff]].concat())]);
-            let bad_utf8 = frames(&[(true, Opcode::Binary, b"x"), (true, Opcode::Text, b"a\xff"), (true, Opcode::Binary, b"y")]);
+            let bad_utf8 =
+                frames(&[(true, Opcode::Binary, b"x"), (true, Opcode::Text, b"a\xff"), (true, Opcode::Binary, b"y")]);
             let unexpected = frames(&[(false, Opcode::Binary, b"x"), (true, Opcode::Binary, b"y")]);
             let mut rsv = frames(&[(true, Opcode::Binary, b"x")]);
             rsv[0][0] |= 0x40;

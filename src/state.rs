@@ -74,11 +74,7 @@ pub(crate) enum Action {
 
 /// The transition table: the next state, or `None` if `action` is not
 /// allowed in `state` for this `role`.
-pub(crate) fn next_state(
-    role: ConnectionType,
-    state: ConnectionState,
-    action: Action,
-) -> Option<ConnectionState> {
+pub(crate) fn next_state(role: ConnectionType, state: ConnectionState, action: Action) -> Option<ConnectionState> {
     use Action::*;
     use ConnectionState::*;
     use ConnectionType::*;
@@ -112,10 +108,20 @@ mod tests {
 
     const STATES: [ConnectionState; 6] = [Connecting, Open, RemoteClosing, LocalClosing, Closed, Rejecting];
     const ACTIONS: [Action; 14] = [
-        SendRequest, RecvRequest, SendAccept, RecvAccept,
-        Reject { body: true }, Reject { body: false },
-        RejectData { last: false }, RejectData { last: true },
-        SendData, SendClose, RecvClose, Eof, Eof, Eof,
+        SendRequest,
+        RecvRequest,
+        SendAccept,
+        RecvAccept,
+        Reject { body: true },
+        Reject { body: false },
+        RejectData { last: false },
+        RejectData { last: true },
+        SendData,
+        SendClose,
+        RecvClose,
+        Eof,
+        Eof,
+        Eof,
     ];
 
     /// Every allowed row, written out once more: anything else must be refused.
@@ -152,9 +158,7 @@ mod tests {
                     let expected = if action == Eof {
                         Some(Closed)
                     } else {
-                        ROWS.iter()
-                            .find(|(r, s, a, _)| *r == role && *s == state && *a == action)
-                            .map(|row| row.3)
+                        ROWS.iter().find(|(r, s, a, _)| *r == role && *s == state && *a == action).map(|row| row.3)
                     };
                     assert_eq!(next_state(role, state, action), expected, "{role:?} {state:?} {action:?}");
                 }

@@ -271,9 +271,9 @@ pub(crate) fn push_utf16(text: &str, out: &mut Vec<u16>) {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub(crate) use simd::is_valid;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use simd::blocks;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) use simd::is_valid;
 
 /// Natively, no blocks: the scalar decoder does all of `text`.
 ///
@@ -374,7 +374,8 @@ mod simd {
             // The last 16 bytes, some checked already (again is harmless);
             // their own cut replaces the previous block's, now inside.
             // SAFETY: `32 <= n`: bytes `n - 32..n` are in `data`.
-            let (prev, block) = unsafe { (v128_load(p.add(n - 32).cast::<v128>()), v128_load(p.add(n - 16).cast::<v128>())) };
+            let (prev, block) =
+                unsafe { (v128_load(p.add(n - 32).cast::<v128>()), v128_load(p.add(n - 16).cast::<v128>())) };
             error = v128_or(error, k.errors(prev, block));
             cut = u8x16_sub_sat(block, k.cut_max);
         }
@@ -664,7 +665,10 @@ mod simd {
                     let hi4 = v128_or(v128_and(shr(v, 4), k.x0f), k.xd8);
                     lo = v128_bitselect(lo4, lo, four);
                     hi = v128_bitselect(hi4, hi, four);
-                    let after = i8x16_shuffle::<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(u8x16_splat(0), four);
+                    let after = i8x16_shuffle::<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(
+                        u8x16_splat(0),
+                        four,
+                    );
                     lo = v128_bitselect(lo3, lo, after);
                     hi = v128_bitselect(v128_or(v128_and(hi3, k.x03), k.xdc), hi, after);
                     keep |= fours << 1;
@@ -707,7 +711,9 @@ mod simd {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn widen16(src: &[u8; 16], dst: &mut [MaybeUninit<u16>; 16]) -> usize {
-    use core::arch::wasm32::{u16x8_extend_high_u8x16, u16x8_extend_low_u8x16, u8x16_bitmask, v128, v128_load, v128_store};
+    use core::arch::wasm32::{
+        u16x8_extend_high_u8x16, u16x8_extend_low_u8x16, u8x16_bitmask, v128, v128_load, v128_store,
+    };
     // SAFETY: 16 bytes read from `src` and 32 written to `dst`, both
     // exactly their sizes; v128 loads and stores take any alignment.
     unsafe {
@@ -816,7 +822,8 @@ pub(crate) mod tests {
     }
 
     /// Code points of every UTF-8 length, at the edges of each length.
-    const CHARS: [char; 12] = ['a', ' ', '\u{7f}', '\u{80}', 'é', '\u{7ff}', '\u{800}', '你', '\u{ffff}', '\u{10000}', '😀', '\u{10ffff}'];
+    const CHARS: [char; 12] =
+        ['a', ' ', '\u{7f}', '\u{80}', 'é', '\u{7ff}', '\u{800}', '你', '\u{ffff}', '\u{10000}', '😀', '\u{10ffff}'];
 
     /// Strings that try `push_utf16` at every alignment of its 16-byte
     /// blocks: each code point after 0 to 40 ASCII bytes, then more text;
@@ -1027,7 +1034,16 @@ pub(crate) mod tests {
     fn utf16_matches_encode_utf16() {
         let mut out = vec![7u16];
         let mut want = vec![7u16];
-        for text in ["", "a", "abcdefgh", "abcdefghi", "héllo wörld, ça va? Привет мир — 你好，世界 😀👍 ", "😀", "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}", "12345678é12345678😀abc"] {
+        for text in [
+            "",
+            "a",
+            "abcdefgh",
+            "abcdefghi",
+            "héllo wörld, ça va? Привет мир — 你好，世界 😀👍 ",
+            "😀",
+            "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}",
+            "12345678é12345678😀abc",
+        ] {
             for i in 0..text.len() {
                 if !text.is_char_boundary(i) {
                     continue;

@@ -161,10 +161,14 @@ impl WSConnection {
     /// (for example a web framework's upgrade hook).
     pub fn initiate_upgrade_connection(&mut self, headers: &[(Vec<u8>, Vec<u8>)], path: &str) -> Result<(), Error> {
         if self.connection_type() == ConnectionType::Client {
-            return Err(LocalProtocolError::new("Cannot initiate an upgrade connection when acting as the client").into());
+            return Err(
+                LocalProtocolError::new("Cannot initiate an upgrade connection when acting as the client").into()
+            );
         }
         let fresh = match &self.phase {
-            Phase::Handshake(hs) => hs.received.is_none() && hs.connection.is_none() && hs.state == ConnectionState::Connecting,
+            Phase::Handshake(hs) => {
+                hs.received.is_none() && hs.connection.is_none() && hs.state == ConnectionState::Connecting
+            }
             Phase::Open(_) => false,
         };
         if !fresh {
@@ -283,7 +287,9 @@ impl Handshake {
                 out.extend_from_slice(&bytes);
                 self.body_encoding = encoding;
             }
-            Event::RejectData(data) => out.extend(encode_body(&mut self.body_encoding, &data.data, data.body_finished)?),
+            Event::RejectData(data) => {
+                out.extend(encode_body(&mut self.body_encoding, &data.data, data.body_finished)?)
+            }
             _ => return Err(refused(&event, self.state)),
         }
         self.state = next;
@@ -413,7 +419,8 @@ impl Handshake {
             client::Response::Reject { status_code, headers, body } => {
                 let has_body = body.is_some();
                 self.events.push_back(Event::RejectConnection(RejectConnection { status_code, headers, has_body }));
-                self.state = next_state(self.role, self.state, Action::Reject { body: has_body }).unwrap_or(ConnectionState::Closed);
+                self.state = next_state(self.role, self.state, Action::Reject { body: has_body })
+                    .unwrap_or(ConnectionState::Closed);
                 if let Some(framing) = body {
                     self.body = Some(BodyReader::new(framing));
                     self.read_body(rest).map_err(|e| match e {
@@ -433,7 +440,8 @@ impl Handshake {
             let chunk = reader.push(bytes)?;
             bytes = bytes.get(chunk.consumed..).unwrap_or_default();
             if !chunk.data.is_empty() || chunk.finished {
-                self.events.push_back(Event::RejectData(RejectData { data: chunk.data, body_finished: chunk.finished }));
+                self.events
+                    .push_back(Event::RejectData(RejectData { data: chunk.data, body_finished: chunk.finished }));
             }
             if chunk.finished {
                 self.state = ConnectionState::Closed;
@@ -478,7 +486,6 @@ fn offer_element(ext: &dyn Extension) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,7 +502,8 @@ mod tests {
     fn the_handshake_state_goes_once_open_and_its_events_are_taken() {
         let mut client = WSConnection::new(ConnectionType::Client);
         let mut server = WSConnection::new(ConnectionType::Server);
-        let request = client.send(Request { host: "h".into(), target: "/".into(), ..Request::default() }.into()).unwrap();
+        let request =
+            client.send(Request { host: "h".into(), target: "/".into(), ..Request::default() }.into()).unwrap();
         server.receive_data(Some(&request)).unwrap();
         // Accepted before the Request event is taken: still queued.
         let response = server.send(AcceptConnection::default().into()).unwrap();
@@ -506,7 +514,11 @@ mod tests {
 
         // The client's AcceptConnection and a frame that came with it.
         let mut bytes = response;
-        bytes.extend(server.send(BytesMessage { data: b"hi".to_vec(), frame_finished: true, message_finished: true }.into()).unwrap());
+        bytes.extend(
+            server
+                .send(BytesMessage { data: b"hi".to_vec(), frame_finished: true, message_finished: true }.into())
+                .unwrap(),
+        );
         client.receive_data(Some(&bytes)).unwrap();
         assert_eq!(client.state(), ConnectionState::Open);
         assert!(!is_open(&client));

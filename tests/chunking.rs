@@ -43,12 +43,14 @@ fn pair() -> (Connection, Connection) {
     let mut client_ext = PerMessageDeflate::new();
     let mut server_ext = PerMessageDeflate::new();
     let params = server_ext.accept(&format!("permessage-deflate; {}", client_ext.offer())).expect("accepted");
-    let response = if params.is_empty() { "permessage-deflate".to_owned() } else { format!("permessage-deflate; {params}") };
+    let response =
+        if params.is_empty() { "permessage-deflate".to_owned() } else { format!("permessage-deflate; {params}") };
     client_ext.finalize(&response).expect("finalized");
     let client = Connection::new(ConnectionType::Client, vec![Box::new(client_ext)], b"")
         .with_random(Box::new(SeededRandom::new(9)));
     let config = Config { max_message_size: LIMIT, ..Config::default() };
-    let server = Connection::with_config(ConnectionType::Server, vec![Box::new(server_ext) as Box<dyn Extension>], b"", config);
+    let server =
+        Connection::with_config(ConnectionType::Server, vec![Box::new(server_ext) as Box<dyn Extension>], b"", config);
     (client, server)
 }
 

@@ -767,7 +767,10 @@ fn rfc_hello_and_shared_window() {
     // By default a new compressor primed with the history: the second
     // "Hello" refers back to the first, as with a kept one.
     let mut server = server_conn(&pmd(), "");
-    assert_eq!(server.send(TextMessage::new("Hello").into()).unwrap(), [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    assert_eq!(
+        server.send(TextMessage::new("Hello").into()).unwrap(),
+        [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+    );
     let second = server.send(TextMessage::new("Hello").into()).unwrap();
     assert!(second[0] == 0xc1 && second.len() < 9, "{second:02x?}");
     // Sent in fragments, a message is compressed whatever it becomes.

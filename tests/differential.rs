@@ -24,9 +24,7 @@ fn unhex(text: &str) -> Vec<u8> {
 
 fn headers_in(v: &Value) -> Vec<(Vec<u8>, Vec<u8>)> {
     v.as_array()
-        .map(|pairs| {
-            pairs.iter().map(|p| (unhex(p[0].as_str().unwrap()), unhex(p[1].as_str().unwrap()))).collect()
-        })
+        .map(|pairs| pairs.iter().map(|p| (unhex(p[0].as_str().unwrap()), unhex(p[1].as_str().unwrap()))).collect())
         .unwrap_or_default()
 }
 
@@ -263,10 +261,20 @@ fn scripts() -> Vec<Script> {
     };
 
     // --- client requests: exact bytes with the seeded key ---
-    add("client request", "client", 1, vec![send(json!({"type": "Request", "host": "example.com", "target": "/chat"}))]);
-    add("client request with subprotocols and headers", "client", 2, vec![send(json!({
+    add(
+        "client request",
+        "client",
+        1,
+        vec![send(json!({"type": "Request", "host": "example.com", "target": "/chat"}))],
+    );
+    add(
+        "client request with subprotocols and headers",
+        "client",
+        2,
+        vec![send(json!({
         "type": "Request", "host": "h", "target": "/x?y=1", "subprotocols": ["chat", "superchat"],
-        "extra_headers": [[hex(b"Origin"), hex(b"http://h")]]}))]);
+        "extra_headers": [[hex(b"Origin"), hex(b"http://h")]]}))],
+    );
 
     // --- a full client exchange: 101, frames in the same read, messages, close ---
     for seed in 1..=20u64 {
@@ -280,22 +288,31 @@ fn scripts() -> Vec<Script> {
         frames.extend(server.send(Ping::new(*b"p").into()).unwrap());
         frames.extend(server.send(BytesMessage::new(vec![seed as u8; seed as usize * 10]).into()).unwrap());
         let close = server.send(CloseConnection::with_reason(1000, "done").into()).unwrap();
-        add(&format!("client exchange {seed}"), "client", seed, vec![
-            send(json!({"type": "Request", "host": "h", "target": "/"})),
-            recv(&accept),
-            recv(&frames[..seed as usize]),
-            recv(&frames[seed as usize..]),
-            send(json!({"type": "TextMessage", "data": "reply", "message_finished": true})),
-            send(json!({"type": "Pong", "payload": "70"})),
-            recv(&close),
-            send(json!({"type": "CloseConnection", "code": 1000, "reason": "done"})),
-        ]);
+        add(
+            &format!("client exchange {seed}"),
+            "client",
+            seed,
+            vec![
+                send(json!({"type": "Request", "host": "h", "target": "/"})),
+                recv(&accept),
+                recv(&frames[..seed as usize]),
+                recv(&frames[seed as usize..]),
+                send(json!({"type": "TextMessage", "data": "reply", "message_finished": true})),
+                send(json!({"type": "Pong", "payload": "70"})),
+                recv(&close),
+                send(json!({"type": "CloseConnection", "code": 1000, "reason": "done"})),
+            ],
+        );
     }
 
     // --- server: answering messages that arrived with the close (Autobahn 7.1.6) ---
-    for (name, we_close_first) in [("server echoes what came before a close", false), ("server closes first, then echoes", true)] {
+    for (name, we_close_first) in
+        [("server echoes what came before a close", false), ("server closes first, then echoes", true)]
+    {
         let mut client = WSConnection::new(ConnectionType::Client).with_random(Box::new(SeededRandom::new(9)));
-        let req = client.send(Request { host: "example.com".into(), target: "/chat".into(), ..Default::default() }.into()).unwrap();
+        let req = client
+            .send(Request { host: "example.com".into(), target: "/chat".into(), ..Default::default() }.into())
+            .unwrap();
         let mut server = WSConnection::new(ConnectionType::Server);
         server.receive_data(Some(&req)).unwrap();
         client.receive_data(Some(&server.send(AcceptConnection::default().into()).unwrap())).unwrap();
@@ -315,63 +332,116 @@ fn scripts() -> Vec<Script> {
     }
 
     // --- client: rejections with bodies ---
-    add("client rejected, content-length body", "client", 3, vec![
-        send(json!({"type": "Request", "host": "h", "target": "/"})),
-        recv(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nno"),
-        recv(b"pe!"),
-    ]);
-    add("client rejected, chunked body", "client", 3, vec![
-        send(json!({"type": "Request", "host": "h", "target": "/"})),
-        recv(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"),
-        recv(b"0\r\n\r\n"),
-    ]);
-    add("client rejected, body until EOF", "client", 3, vec![
-        send(json!({"type": "Request", "host": "h", "target": "/"})),
-        recv(b"HTTP/1.1 500 Oops\r\n\r\nsome"),
-        eof(),
-    ]);
+    add(
+        "client rejected, content-length body",
+        "client",
+        3,
+        vec![
+            send(json!({"type": "Request", "host": "h", "target": "/"})),
+            recv(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nno"),
+            recv(b"pe!"),
+        ],
+    );
+    add(
+        "client rejected, chunked body",
+        "client",
+        3,
+        vec![
+            send(json!({"type": "Request", "host": "h", "target": "/"})),
+            recv(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"),
+            recv(b"0\r\n\r\n"),
+        ],
+    );
+    add(
+        "client rejected, body until EOF",
+        "client",
+        3,
+        vec![
+            send(json!({"type": "Request", "host": "h", "target": "/"})),
+            recv(b"HTTP/1.1 500 Oops\r\n\r\nsome"),
+            eof(),
+        ],
+    );
     add("client: bad accept token", "client", 4, vec![
         send(json!({"type": "Request", "host": "h", "target": "/"})),
         recv(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n"),
     ]);
 
     // --- server: valid and invalid requests ---
-    let with_header = |from: &str, to: &str| String::from_utf8(REQUEST.to_vec()).unwrap().replace(from, to).into_bytes();
+    let with_header =
+        |from: &str, to: &str| String::from_utf8(REQUEST.to_vec()).unwrap().replace(from, to).into_bytes();
     add("server accepts", "server", 5, vec![recv(REQUEST), send(json!({"type": "AcceptConnection"}))]);
-    add("server accepts with subprotocol", "server", 5, vec![
-        recv(&with_header("Host:", "Sec-WebSocket-Protocol: a, b\r\nHost:")),
-        send(json!({"type": "AcceptConnection", "subprotocol": "b"})),
-    ]);
-    add("server refuses an unoffered subprotocol", "server", 5, vec![
-        recv(REQUEST),
-        send(json!({"type": "AcceptConnection", "subprotocol": "zzz"})),
-    ]);
-    add("server: keep-alive, Upgrade", "server", 5, vec![recv(&with_header("Connection: Upgrade", "Connection: keep-alive, Upgrade"))]);
+    add(
+        "server accepts with subprotocol",
+        "server",
+        5,
+        vec![
+            recv(&with_header("Host:", "Sec-WebSocket-Protocol: a, b\r\nHost:")),
+            send(json!({"type": "AcceptConnection", "subprotocol": "b"})),
+        ],
+    );
+    add(
+        "server refuses an unoffered subprotocol",
+        "server",
+        5,
+        vec![recv(REQUEST), send(json!({"type": "AcceptConnection", "subprotocol": "zzz"}))],
+    );
+    add(
+        "server: keep-alive, Upgrade",
+        "server",
+        5,
+        vec![recv(&with_header("Connection: Upgrade", "Connection: keep-alive, Upgrade"))],
+    );
     add("server: POST", "server", 5, vec![recv(&with_header("GET", "POST"))]);
-    add("server: no Connection upgrade", "server", 5, vec![recv(&with_header("Connection: Upgrade", "Connection: close"))]);
+    add(
+        "server: no Connection upgrade",
+        "server",
+        5,
+        vec![recv(&with_header("Connection: Upgrade", "Connection: close"))],
+    );
     add("server: version 8", "server", 5, vec![recv(&with_header("Version: 13", "Version: 8"))]);
     add("server: no version", "server", 5, vec![recv(&with_header("Sec-WebSocket-Version: 13\r\n", ""))]);
     add("server: no key", "server", 5, vec![recv(&with_header("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""))]);
     add("server: Upgrade not websocket", "server", 5, vec![recv(&with_header("Upgrade: websocket", "Upgrade: h2c"))]);
     add("server: no Host", "server", 5, vec![recv(&with_header("Host: example.com\r\n", ""))]);
-    add("server: request in pieces", "server", 5, vec![recv(&REQUEST[..10]), recv(&REQUEST[10..50]), recv(&REQUEST[50..])]);
-    add("server rejects without body", "server", 5, vec![
-        recv(REQUEST),
-        send(json!({"type": "RejectConnection", "status_code": 403, "headers": [], "has_body": false})),
-    ]);
-    add("server rejects with body", "server", 5, vec![
-        recv(REQUEST),
-        send(json!({"type": "RejectConnection", "status_code": 400, "has_body": true,
+    add(
+        "server: request in pieces",
+        "server",
+        5,
+        vec![recv(&REQUEST[..10]), recv(&REQUEST[10..50]), recv(&REQUEST[50..])],
+    );
+    add(
+        "server rejects without body",
+        "server",
+        5,
+        vec![
+            recv(REQUEST),
+            send(json!({"type": "RejectConnection", "status_code": 403, "headers": [], "has_body": false})),
+        ],
+    );
+    add(
+        "server rejects with body",
+        "server",
+        5,
+        vec![
+            recv(REQUEST),
+            send(json!({"type": "RejectConnection", "status_code": 400, "has_body": true,
             "headers": [[hex(b"Content-Length"), hex(b"6")]]})),
-        send(json!({"type": "RejectData", "data": hex(b"bad "), "body_finished": false})),
-        send(json!({"type": "RejectData", "data": hex(b"!!"), "body_finished": true})),
-        send(json!({"type": "TextMessage", "data": "late", "message_finished": true})),
-    ]);
-    add("server: events refused while connecting", "server", 5, vec![
-        send(json!({"type": "TextMessage", "data": "x", "message_finished": true})),
-        send(json!({"type": "Ping", "payload": ""})),
-        send(json!({"type": "AcceptConnection"})),
-    ]);
+            send(json!({"type": "RejectData", "data": hex(b"bad "), "body_finished": false})),
+            send(json!({"type": "RejectData", "data": hex(b"!!"), "body_finished": true})),
+            send(json!({"type": "TextMessage", "data": "late", "message_finished": true})),
+        ],
+    );
+    add(
+        "server: events refused while connecting",
+        "server",
+        5,
+        vec![
+            send(json!({"type": "TextMessage", "data": "x", "message_finished": true})),
+            send(json!({"type": "Ping", "payload": ""})),
+            send(json!({"type": "AcceptConnection"})),
+        ],
+    );
 
     // --- server: random frame streams in random chunkings ---
     for seed in 0..150u64 {
@@ -388,27 +458,42 @@ fn scripts() -> Vec<Script> {
     let mut key_rng = SeededRandom::new(99);
     for code in [1000u16, 1001, 1003, 1005, 1006, 1007, 1011, 1015, 2999, 3000, 4999, 5000, 999] {
         let payload = if code == 1005 { vec![] } else { code.to_be_bytes().to_vec() };
-        add(&format!("server receives close {code} and replies"), "server", 7, vec![
-            recv(REQUEST),
-            send(json!({"type": "AcceptConnection"})),
-            recv(&client_frame(&mut key_rng, 0x88, &payload)),
-            send(json!({"type": "CloseConnection", "code": code, "reason": ""})),
-        ]);
-        add(&format!("server sends close {code}"), "server", 7, vec![
-            recv(REQUEST),
-            send(json!({"type": "AcceptConnection"})),
-            send(json!({"type": "CloseConnection", "code": code, "reason": "why"})),
-        ]);
+        add(
+            &format!("server receives close {code} and replies"),
+            "server",
+            7,
+            vec![
+                recv(REQUEST),
+                send(json!({"type": "AcceptConnection"})),
+                recv(&client_frame(&mut key_rng, 0x88, &payload)),
+                send(json!({"type": "CloseConnection", "code": code, "reason": ""})),
+            ],
+        );
+        add(
+            &format!("server sends close {code}"),
+            "server",
+            7,
+            vec![
+                recv(REQUEST),
+                send(json!({"type": "AcceptConnection"})),
+                send(json!({"type": "CloseConnection", "code": code, "reason": "why"})),
+            ],
+        );
     }
     add("EOF while open", "server", 8, vec![recv(REQUEST), send(json!({"type": "AcceptConnection"})), eof()]);
     add("EOF while connecting", "server", 8, vec![recv(&REQUEST[..20]), eof()]);
-    add("fragmented send and type mismatch", "server", 9, vec![
-        recv(REQUEST),
-        send(json!({"type": "AcceptConnection"})),
-        send(json!({"type": "TextMessage", "data": "a", "message_finished": false})),
-        send(json!({"type": "BytesMessage", "data": "00", "message_finished": true})),
-        send(json!({"type": "TextMessage", "data": "b", "message_finished": true})),
-    ]);
+    add(
+        "fragmented send and type mismatch",
+        "server",
+        9,
+        vec![
+            recv(REQUEST),
+            send(json!({"type": "AcceptConnection"})),
+            send(json!({"type": "TextMessage", "data": "a", "message_finished": false})),
+            send(json!({"type": "BytesMessage", "data": "00", "message_finished": true})),
+            send(json!({"type": "TextMessage", "data": "b", "message_finished": true})),
+        ],
+    );
     scripts
 }
 
@@ -439,7 +524,11 @@ fn normalise(name: &str, op: &Value, ours: &Value, theirs: &mut Value) -> Option
     }
     // 3. Close codes 1006, 1015 and codes outside 1000-4999: a LocalProtocolError,
     //    where wsproto silently sends 1000 instead.
-    if ours["error"] == "Local" && theirs.get("bytes").is_some() && op[0] == "send" && op[1]["type"] == "CloseConnection" {
+    if ours["error"] == "Local"
+        && theirs.get("bytes").is_some()
+        && op[0] == "send"
+        && op[1]["type"] == "CloseConnection"
+    {
         let code = op[1]["code"].as_u64().unwrap_or(0);
         if code == 1006 || code == 1015 || !(1000..=4999).contains(&code) {
             *theirs = ours.clone();
@@ -465,7 +554,11 @@ fn normalise(name: &str, op: &Value, ours: &Value, theirs: &mut Value) -> Option
     //    sends it with false and adds an empty finished piece.
     if let Some(events) = theirs.get_mut("events").and_then(Value::as_array_mut) {
         let n = events.len();
-        if n >= 2 && events[n - 1]["type"] == "RejectData" && events[n - 1]["data"] == "" && events[n - 2]["type"] == "RejectData" {
+        if n >= 2
+            && events[n - 1]["type"] == "RejectData"
+            && events[n - 1]["data"] == ""
+            && events[n - 2]["type"] == "RejectData"
+        {
             events.pop();
             events[n - 2]["body_finished"] = json!(true);
             if theirs == ours {

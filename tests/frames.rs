@@ -7,8 +7,8 @@ use common::frames::{masked_with, plain};
 use wsproto::events::{BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage};
 use wsproto::extensions::Extension;
 use wsproto::{
-    Config, Connection, ConnectionState, ConnectionType, LocalProtocolError, Opcode, ParseFailed,
-    RandomSource, Rsv, SeededRandom,
+    Config, Connection, ConnectionState, ConnectionType, LocalProtocolError, Opcode, ParseFailed, RandomSource, Rsv,
+    SeededRandom,
 };
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -146,10 +146,7 @@ fn empty_fragments() {
     let mut input = masked(0x02, b"");
     input.extend(masked(0x00, b""));
     input.extend(masked(0x80, b""));
-    assert_eq!(
-        feed(&mut conn, &input),
-        vec![bytes(b"", true, false), bytes(b"", true, false), bytes(b"", true, true)]
-    );
+    assert_eq!(feed(&mut conn, &input), vec![bytes(b"", true, false), bytes(b"", true, false), bytes(b"", true, true)]);
 }
 
 #[test]
@@ -201,10 +198,7 @@ fn code_points_split_across_frames() {
     let mut input = masked(0x01, &euro[..1]);
     input.extend(masked(0x00, &euro[1..2]));
     input.extend(masked(0x80, &euro[2..]));
-    assert_eq!(
-        feed(&mut conn, &input),
-        vec![text("", true, false), text("", true, false), text("€", true, true)]
-    );
+    assert_eq!(feed(&mut conn, &input), vec![text("", true, false), text("", true, false), text("€", true, true)]);
 }
 
 #[test]
@@ -285,10 +279,7 @@ fn continuation_rules() {
     let mut input = masked(0x02, b"a");
     input.extend(masked(0x01, b"b"));
     let mut conn = server();
-    assert_eq!(
-        feed(&mut conn, &input),
-        vec![bytes(b"a", true, false), close(1002, "expected CONTINUATION, got Text")]
-    );
+    assert_eq!(feed(&mut conn, &input), vec![bytes(b"a", true, false), close(1002, "expected CONTINUATION, got Text")]);
 }
 
 #[test]

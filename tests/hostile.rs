@@ -33,8 +33,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use wsproto::events::{
-    AcceptConnection, BytesMessage, CloseConnection, Event, Ping, RejectConnection, RejectData, Request,
-    TextMessage,
+    AcceptConnection, BytesMessage, CloseConnection, Event, Ping, RejectConnection, RejectData, Request, TextMessage,
 };
 use wsproto::extensions::Extension;
 use wsproto::{
@@ -248,7 +247,8 @@ fn server_with(config: Config) -> WSConnection {
 
 /// A client that sent its request (offering `subprotocols`) with key KEY0.
 fn client_with(config: Config, subprotocols: &[&str]) -> WSConnection {
-    let mut client = WSConnection::with_config(ConnectionType::Client, config).with_random(Box::new(SeededRandom::new(0)));
+    let mut client =
+        WSConnection::with_config(ConnectionType::Client, config).with_random(Box::new(SeededRandom::new(0)));
     let request = Request {
         host: "example.com".into(),
         target: "/chat".into(),
@@ -445,7 +445,8 @@ fn redos_shaped_response_lists_are_parsed_in_linear_time() {
 
 // ---- prototype-pollution-shaped names ------------------------------------------------
 
-const PROTO_NAMES: [&str; 6] = ["__proto__", "constructor", "prototype", "hasOwnProperty", "toString", "__defineGetter__"];
+const PROTO_NAMES: [&str; 6] =
+    ["__proto__", "constructor", "prototype", "hasOwnProperty", "toString", "__defineGetter__"];
 
 #[test]
 fn prototype_names_are_reported_verbatim_and_declined() {
@@ -517,7 +518,8 @@ fn a_request_without_upgrade_is_refused() {
 
 #[test]
 fn a_101_without_upgrade_is_refused() {
-    let head = format!("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT0}\r\n\r\n");
+    let head =
+        format!("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT0}\r\n\r\n");
     let mut client = client_with(Config::default(), &[]);
     let (result, events) = feed(&mut client, head.as_bytes());
     assert_remote(result, "Missing header, 'Upgrade: websocket'", 400);
@@ -540,10 +542,7 @@ fn duplicated_singleton_headers_are_refused() {
         assert_eq!(events, vec![]);
     }
     let accept_line = format!("Sec-WebSocket-Accept: {ACCEPT0}");
-    for (line, name) in [
-        (&b"Upgrade: websocket"[..], "Upgrade"),
-        (accept_line.as_bytes(), "Sec-WebSocket-Accept"),
-    ] {
+    for (line, name) in [(&b"Upgrade: websocket"[..], "Upgrade"), (accept_line.as_bytes(), "Sec-WebSocket-Accept")] {
         let mut client = client_with(Config::default(), &[]);
         let (result, events) = feed(&mut client, &response_head(&[line]));
         assert_remote(result, &format!("Duplicate header, '{name}'"), 400);
@@ -762,11 +761,9 @@ fn fragment_lengths_that_would_overflow_a_sum() {
     let frag1 = masked(0x02, b"12345");
     let frag2 = header64(0x00, (1 << 63) - 1, true);
     let total = 5 + ((1u64 << 63) - 1); // 2^63 + 4
-    for (max_message, expected) in [
-        (total - 1, vec![close(1009, "message exceeds the size limit")]),
-        (total, vec![]),
-        (u64::MAX, vec![]),
-    ] {
+    for (max_message, expected) in
+        [(total - 1, vec![close(1009, "message exceeds the size limit")]), (total, vec![]), (u64::MAX, vec![])]
+    {
         let config = Config { max_frame_size: u64::MAX, max_message_size: max_message, ..Config::default() };
         let mut c = conn(ConnectionType::Server, config);
         c.receive_data(Some(&frag1)).unwrap();
@@ -818,7 +815,14 @@ fn a_million_empty_continuation_frames_in_bounded_memory() {
             pending.extend(c.events());
             counts.1 = counts.1.max(pending.len());
             for event in pending.drain(..) {
-                assert_eq!(event, Event::TextMessage(TextMessage { data: String::new(), frame_finished: true, message_finished: false }));
+                assert_eq!(
+                    event,
+                    Event::TextMessage(TextMessage {
+                        data: String::new(),
+                        frame_finished: true,
+                        message_finished: false
+                    })
+                );
                 counts.0 += 1;
             }
         }
@@ -1038,7 +1042,14 @@ fn a_huge_content_length_streams_without_allocating() {
     let mut client = client_with(Config::default(), &[]);
     let (result, events) = feed(&mut client, head);
     result.unwrap();
-    assert_eq!(events, vec![Event::RejectConnection(RejectConnection { status_code: 403, headers: vec![(b"content-length".to_vec(), b"18446744073709551615".to_vec())], has_body: true })]);
+    assert_eq!(
+        events,
+        vec![Event::RejectConnection(RejectConnection {
+            status_code: 403,
+            headers: vec![(b"content-length".to_vec(), b"18446744073709551615".to_vec())],
+            has_body: true
+        })]
+    );
     let chunk = vec![b'z'; 64 * KIB];
     let (received, usage) = measure(|| {
         let mut received = 0;
@@ -1133,7 +1144,10 @@ fn body_errors_are_sticky() {
     assert_eq!(feed(&mut client, b"XX"), (result.clone(), vec![]));
     // Several good chunks, then a bad one, in one read: all of them first.
     let mut client = client_with(Config::default(), &[]);
-    let (failed, events) = feed(&mut client, b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\nworld!\r\nZZ\r\n");
+    let (failed, events) = feed(
+        &mut client,
+        b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\nworld!\r\nZZ\r\n",
+    );
     assert!(failed.is_err());
     // (One RejectData per read, where wsproto gives one per chunk.)
     let data = Event::RejectData(RejectData { data: b"helloworld!".to_vec(), body_finished: false });
@@ -1222,14 +1236,23 @@ fn crlf_and_nul_in_request_fields_are_refused() {
     for bad in INJECTIONS {
         let cases: Vec<(Request, String)> = vec![
             (Request { host: bad.into(), ..localhost() }, format!("Invalid host {bad:?}")),
-            (Request { target: format!("/{bad}"), ..localhost() }, format!("Invalid request target {:?}", format!("/{bad}"))),
-            (Request { subprotocols: vec!["chat".into(), bad.into()], ..localhost() }, format!("Invalid subprotocol {bad:?}")),
+            (
+                Request { target: format!("/{bad}"), ..localhost() },
+                format!("Invalid request target {:?}", format!("/{bad}")),
+            ),
+            (
+                Request { subprotocols: vec!["chat".into(), bad.into()], ..localhost() },
+                format!("Invalid subprotocol {bad:?}"),
+            ),
             (Request { extensions: vec![bad.into()], ..localhost() }, header_error("Sec-WebSocket-Extensions")),
             (
                 Request { handlers: vec![Box::new(Plain { name: "x", params: "p=1\r\nX-Evil: 1" })], ..localhost() },
                 header_error("Sec-WebSocket-Extensions"),
             ),
-            (Request { extra_headers: vec![(b"X-A".to_vec(), bad.as_bytes().to_vec())], ..localhost() }, header_error("X-A")),
+            (
+                Request { extra_headers: vec![(b"X-A".to_vec(), bad.as_bytes().to_vec())], ..localhost() },
+                header_error("X-A"),
+            ),
             (
                 Request { extra_headers: vec![(bad.as_bytes().to_vec(), b"v".to_vec())], ..localhost() },
                 format!("Illegal header name {bad:?}"),
@@ -1256,16 +1279,25 @@ fn crlf_and_nul_in_server_responses_are_refused() {
         };
         let accept_cases: Vec<(AcceptConnection, String)> = vec![
             (
-                AcceptConnection { extra_headers: vec![(b"X-A".to_vec(), bad.as_bytes().to_vec())], ..Default::default() },
+                AcceptConnection {
+                    extra_headers: vec![(b"X-A".to_vec(), bad.as_bytes().to_vec())],
+                    ..Default::default()
+                },
                 value_error("X-A"),
             ),
             (
-                AcceptConnection { extra_headers: vec![(bad.as_bytes().to_vec(), b"v".to_vec())], ..Default::default() },
+                AcceptConnection {
+                    extra_headers: vec![(bad.as_bytes().to_vec(), b"v".to_vec())],
+                    ..Default::default()
+                },
                 format!("Illegal header name {bad:?}"),
             ),
             // An extension answering with an injection.
             (
-                AcceptConnection { handlers: vec![Box::new(Plain { name: "x", params: "p\r\nX-Evil: 1" })], ..Default::default() },
+                AcceptConnection {
+                    handlers: vec![Box::new(Plain { name: "x", params: "p\r\nX-Evil: 1" })],
+                    ..Default::default()
+                },
                 value_error("Sec-WebSocket-Extensions"),
             ),
         ];
@@ -1305,10 +1337,7 @@ fn crlf_and_nul_in_server_responses_are_refused() {
 #[test]
 fn crlf_and_nul_in_an_upgrade_from_a_framework_are_refused() {
     for bad in INJECTIONS {
-        let headers = vec![
-            (b"Host".to_vec(), b"a".to_vec()),
-            (b"X-A".to_vec(), bad.as_bytes().to_vec()),
-        ];
+        let headers = vec![(b"Host".to_vec(), b"a".to_vec()), (b"X-A".to_vec(), bad.as_bytes().to_vec())];
         let mut server = WSConnection::new(ConnectionType::Server);
         match server.initiate_upgrade_connection(&headers, "/") {
             Err(Error::Local(e)) => {

@@ -38,11 +38,8 @@ fn client_reading(response: &[u8]) -> (WSConnection, Result<(), wsproto::Error>)
 }
 
 fn client_offering(subprotocols: &[&str], handlers: Vec<Box<dyn Extension>>) -> WSConnection {
-    let request = Request {
-        subprotocols: subprotocols.iter().map(|s| s.to_string()).collect(),
-        handlers,
-        ..localhost()
-    };
+    let request =
+        Request { subprotocols: subprotocols.iter().map(|s| s.to_string()).collect(), handlers, ..localhost() };
     client_sent(request).0
 }
 
@@ -97,8 +94,10 @@ fn connection_request_additional_headers() {
 
 #[test]
 fn extra_headers_keep_their_case_order_and_duplicates() {
-    let request =
-        Request { extra_headers: vec![h("x-lower", "a"), h("X-UPPER", "b"), h("x-lower", "c"), h("X-Empty", "")], ..localhost() };
+    let request = Request {
+        extra_headers: vec![h("x-lower", "a"), h("X-UPPER", "b"), h("x-lower", "c"), h("X-Empty", "")],
+        ..localhost()
+    };
     assert!(request_text(request).ends_with("13\r\nx-lower: a\r\nX-UPPER: b\r\nx-lower: c\r\nX-Empty: \r\n\r\n"));
 }
 
@@ -112,8 +111,9 @@ fn connection_request_simple_extension() {
 fn connection_request_parametrised_extension() {
     let offer = "parameter1=value1; parameter2=value2";
     let request = Request { handlers: vec![Box::new(FakeExtension::offering(offer))], ..localhost() };
-    assert!(request_text(request)
-        .ends_with("Sec-WebSocket-Extensions: fake; parameter1=value1; parameter2=value2\r\n\r\n"));
+    assert!(
+        request_text(request).ends_with("Sec-WebSocket-Extensions: fake; parameter1=value1; parameter2=value2\r\n\r\n")
+    );
 }
 
 #[test]
@@ -273,7 +273,12 @@ fn connection_upgrade_may_be_in_any_connection_header() {
     result.unwrap();
     let response = head(
         "HTTP/1.1 101 Switching Protocols",
-        &["Connection: keep-alive", "Connection: upgrade", "Upgrade: websocket", &format!("Sec-WebSocket-Accept: {ACCEPT1}")],
+        &[
+            "Connection: keep-alive",
+            "Connection: upgrade",
+            "Upgrade: websocket",
+            &format!("Sec-WebSocket-Accept: {ACCEPT1}"),
+        ],
     );
     let (_, result) = client_reading(&response);
     result.unwrap();
@@ -304,15 +309,20 @@ fn handshake_extra_accept_headers() {
     result.unwrap();
     assert_eq!(
         drain(&mut c),
-        vec![Event::AcceptConnection(AcceptConnection { extra_headers: vec![h("x-foo", "bar")], ..Default::default() })]
+        vec![Event::AcceptConnection(AcceptConnection {
+            extra_headers: vec![h("x-foo", "bar")],
+            ..Default::default()
+        })]
     );
 }
 
 #[test]
 fn handshake_response_broken_connection_header() {
     let accept = format!("Sec-WebSocket-Accept: {ACCEPT1}");
-    for lines in [vec!["Upgrade: websocket", accept.as_str()], vec!["Upgrade: websocket", "Connection: Keep-Alive", accept.as_str()]]
-    {
+    for lines in [
+        vec!["Upgrade: websocket", accept.as_str()],
+        vec!["Upgrade: websocket", "Connection: Keep-Alive", accept.as_str()],
+    ] {
         let (_, result) = client_reading(&head("HTTP/1.1 101 Switching Protocols", &lines));
         assert_remote(&remote(result), "Missing header, 'Connection: Upgrade'", 400, vec![]);
     }
@@ -342,13 +352,13 @@ fn handshake_response_missing_accept() {
 #[test]
 fn handshake_response_accept_must_match_exactly() {
     let wrong = [
-        accept_for(RFC_KEY),                   // the token for another key
-        ACCEPT1.to_lowercase(),                 // base64 is case-sensitive
-        ACCEPT1.trim_end_matches('=').into(),   // no padding
-        format!("{ACCEPT1}x"),                  // trailing garbage
-        String::new(),                          // empty
-        format!("{ACCEPT1}, {ACCEPT1}"),        // a list
-        KEY1.into(),                            // the key itself
+        accept_for(RFC_KEY),                  // the token for another key
+        ACCEPT1.to_lowercase(),               // base64 is case-sensitive
+        ACCEPT1.trim_end_matches('=').into(), // no padding
+        format!("{ACCEPT1}x"),                // trailing garbage
+        String::new(),                        // empty
+        format!("{ACCEPT1}, {ACCEPT1}"),      // a list
+        KEY1.into(),                          // the key itself
     ];
     for accept in wrong {
         let line = format!("Sec-WebSocket-Accept: {accept}");
@@ -362,10 +372,9 @@ fn handshake_response_accept_must_match_exactly() {
 fn handshake_response_duplicate_headers() {
     // Differs from wsproto: a repeated Upgrade / Accept / Protocol header in
     // the 101 is refused instead of one of the values being used.
-    for (line, name) in [
-        ("Upgrade: websocket", "Upgrade"),
-        (&*format!("Sec-WebSocket-Accept: {ACCEPT1}"), "Sec-WebSocket-Accept"),
-    ] {
+    for (line, name) in
+        [("Upgrade: websocket", "Upgrade"), (&*format!("Sec-WebSocket-Accept: {ACCEPT1}"), "Sec-WebSocket-Accept")]
+    {
         let (_, result) = client_reading(&response_101(&[line]));
         assert_remote(&remote(result), &format!("Duplicate header, '{name}'"), 400, vec![]);
     }
@@ -452,7 +461,8 @@ fn handshake_bad_extension() {
 #[test]
 fn handshake_extension_accepted_twice() {
     let mut c = client_offering(&[], vec![Box::new(FakeExtension::offering(""))]);
-    let result = c.receive_data(Some(&response_101(&["Sec-WebSocket-Extensions: fake", "Sec-WebSocket-Extensions: fake; x"])));
+    let result =
+        c.receive_data(Some(&response_101(&["Sec-WebSocket-Extensions: fake", "Sec-WebSocket-Extensions: fake; x"])));
     assert_remote(&remote(result), "extension fake accepted more than once", 400, vec![]);
 }
 
@@ -467,10 +477,19 @@ fn response_validation_order() {
         (vec!["Connection: Upgrade", "Sec-WebSocket-Accept: nope"], "Missing header, 'Upgrade: websocket'"),
         (vec!["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Protocol: zz"], "Bad accept token"),
         (
-            vec!["Connection: Upgrade", "Upgrade: websocket", &accept, "Sec-WebSocket-Protocol: zz", "Sec-WebSocket-Extensions: zz"],
+            vec![
+                "Connection: Upgrade",
+                "Upgrade: websocket",
+                &accept,
+                "Sec-WebSocket-Protocol: zz",
+                "Sec-WebSocket-Extensions: zz",
+            ],
             "unrecognized subprotocol zz",
         ),
-        (vec!["Connection: Upgrade", "Upgrade: websocket", &accept, "Sec-WebSocket-Extensions: zz"], "unrecognized extension zz"),
+        (
+            vec!["Connection: Upgrade", "Upgrade: websocket", &accept, "Sec-WebSocket-Extensions: zz"],
+            "unrecognized extension zz",
+        ),
     ];
     for (lines, message) in cases {
         let (_, result) = client_reading(&head("HTTP/1.1 101 Switching Protocols", &lines));
@@ -509,7 +528,10 @@ fn a_failed_handshake_keeps_failing() {
     }
     assert!(drain(&mut c).is_empty());
     assert_eq!(c.state(), ConnectionState::Connecting);
-    assert_eq!(c.send(TextMessage::new("x").into()).unwrap_err().message(), "Event TextMessage cannot be sent in state CONNECTING.");
+    assert_eq!(
+        c.send(TextMessage::new("x").into()).unwrap_err().message(),
+        "Event TextMessage cannot be sent in state CONNECTING."
+    );
     // The end of the stream still closes it.
     c.receive_data(None).unwrap();
     assert_eq!(drain(&mut c), vec![Event::CloseConnection(CloseConnection::new(1006))]);
@@ -539,7 +561,10 @@ fn response_fed_one_byte_at_a_time() {
     }
     assert_eq!(
         drain(&mut c),
-        vec![Event::AcceptConnection(AcceptConnection { extra_headers: vec![h("x-extra", "1")], ..Default::default() })]
+        vec![Event::AcceptConnection(AcceptConnection {
+            extra_headers: vec![h("x-extra", "1")],
+            ..Default::default()
+        })]
     );
     assert_eq!(c.state(), ConnectionState::Open);
 }
@@ -561,7 +586,10 @@ fn frames_in_the_same_read_as_the_101_follow_the_accept() {
             Event::BytesMessage(BytesMessage { data: vec![0], frame_finished: false, message_finished: false }),
         ]
     );
-    assert_eq!(feed(&mut c, b"\x01\x02"), vec![Event::BytesMessage(BytesMessage { data: vec![1, 2], frame_finished: true, message_finished: true })]);
+    assert_eq!(
+        feed(&mut c, b"\x01\x02"),
+        vec![Event::BytesMessage(BytesMessage { data: vec![1, 2], frame_finished: true, message_finished: true })]
+    );
 }
 
 #[test]
@@ -640,10 +668,7 @@ fn rejection_content_length_body_in_pieces() {
     let (mut c, result) = client_reading(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nhello");
     result.unwrap();
     // wsproto: the same two events for this read.
-    assert_eq!(
-        drain(&mut c),
-        vec![reject(403, vec![h("content-length", "10")], true), data(b"hello", false)]
-    );
+    assert_eq!(drain(&mut c), vec![reject(403, vec![h("content-length", "10")], true), data(b"hello", false)]);
     assert_eq!(c.state(), ConnectionState::Rejecting);
     assert_eq!(feed(&mut c, b"wor"), vec![data(b"wor", false)]);
     assert_eq!(feed(&mut c, b"ld"), vec![data(b"ld", true)]);
@@ -678,8 +703,9 @@ fn rejection_chunked_body() {
 
 #[test]
 fn rejection_chunked_body_in_one_read() {
-    let (mut c, result) =
-        client_reading(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n6\r\n World\r\n0\r\n\r\n");
+    let (mut c, result) = client_reading(
+        b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n6\r\n World\r\n0\r\n\r\n",
+    );
     result.unwrap();
     // Differs from wsproto: wsproto yields one RejectData per chunk and an
     // empty final one; we yield what the read held, marked finished.
@@ -772,7 +798,8 @@ fn invalid_content_length_fails() {
         assert_remote(&remote(result), message, 400, vec![]);
     }
     // Repeated but equal values are one length.
-    let (mut c, result) = client_reading(&head("HTTP/1.1 400 Bad Request", &["Content-Length: 2, 2", "Content-Length: 2"]));
+    let (mut c, result) =
+        client_reading(&head("HTTP/1.1 400 Bad Request", &["Content-Length: 2, 2", "Content-Length: 2"]));
     result.unwrap();
     assert_eq!(drain(&mut c), vec![reject(400, vec![h("content-length", "2, 2"), h("content-length", "2")], true)]);
     assert_eq!(feed(&mut c, b"ok"), vec![data(b"ok", true)]);
@@ -794,13 +821,19 @@ fn events_refused_while_rejecting_and_after() {
     let (mut c, _) = client_reading(b"HTTP/1.1 500 Oops\r\n\r\n");
     drain(&mut c);
     assert_eq!(c.send(localhost().into()).unwrap_err().message(), "Event Request cannot be sent in state REJECTING.");
-    assert_eq!(c.send(TextMessage::new("x").into()).unwrap_err().message(), "Event TextMessage cannot be sent in state REJECTING.");
+    assert_eq!(
+        c.send(TextMessage::new("x").into()).unwrap_err().message(),
+        "Event TextMessage cannot be sent in state REJECTING."
+    );
     assert_eq!(
         c.send(RejectData::new(*b"x").into()).unwrap_err().message(),
         "Event RejectData cannot be sent in state REJECTING."
     );
     c.receive_data(None).unwrap();
-    assert_eq!(c.send(CloseConnection::new(1000).into()).unwrap_err().message(), "Event CloseConnection cannot be sent in state CLOSED.");
+    assert_eq!(
+        c.send(CloseConnection::new(1000).into()).unwrap_err().message(),
+        "Event CloseConnection cannot be sent in state CLOSED."
+    );
 }
 
 // ---- end of stream during the handshake -------------------------------------
@@ -850,7 +883,8 @@ fn response_head_over_the_limit_is_431() {
 fn response_with_too_many_headers_is_431() {
     let limited = || {
         let config = Config { max_headers: 5, ..Config::default() };
-        let mut c = WSConnection::with_config(ConnectionType::Client, config).with_random(Box::new(SeededRandom::new(1)));
+        let mut c =
+            WSConnection::with_config(ConnectionType::Client, config).with_random(Box::new(SeededRandom::new(1)));
         c.send(localhost().into()).unwrap();
         c
     };
@@ -884,9 +918,18 @@ fn request_fields_with_cr_lf_or_nul_are_refused() {
             Request { extra_headers: vec![h("X-Foo", "a\r\nX-Evil: 1")], ..localhost() },
             "Illegal header value for X-Foo: CR, LF and NUL are not allowed",
         ),
-        (Request { extra_headers: vec![h("X-Foo", "a\nb")], ..localhost() }, "Illegal header value for X-Foo: CR, LF and NUL are not allowed"),
-        (Request { extra_headers: vec![h("X-Foo", "a\rb")], ..localhost() }, "Illegal header value for X-Foo: CR, LF and NUL are not allowed"),
-        (Request { extra_headers: vec![h("X-Foo", "a\0b")], ..localhost() }, "Illegal header value for X-Foo: CR, LF and NUL are not allowed"),
+        (
+            Request { extra_headers: vec![h("X-Foo", "a\nb")], ..localhost() },
+            "Illegal header value for X-Foo: CR, LF and NUL are not allowed",
+        ),
+        (
+            Request { extra_headers: vec![h("X-Foo", "a\rb")], ..localhost() },
+            "Illegal header value for X-Foo: CR, LF and NUL are not allowed",
+        ),
+        (
+            Request { extra_headers: vec![h("X-Foo", "a\0b")], ..localhost() },
+            "Illegal header value for X-Foo: CR, LF and NUL are not allowed",
+        ),
         (Request { extra_headers: vec![h("X Foo", "a")], ..localhost() }, "Illegal header name \"X Foo\""),
         (Request { extra_headers: vec![h("X:Foo", "a")], ..localhost() }, "Illegal header name \"X:Foo\""),
         (Request { extra_headers: vec![h("X\r\nY", "a")], ..localhost() }, "Illegal header name \"X\\r\\nY\""),

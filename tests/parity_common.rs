@@ -9,9 +9,9 @@
 #[path = "common/frames.rs"]
 mod frames;
 
+use base64::Engine as _;
 #[allow(unused_imports)]
 pub use frames::{masked_with, plain, push_len};
-use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use std::sync::{Arc, Mutex};
 use wsproto::events::{Event, Headers, RejectConnection, Request};

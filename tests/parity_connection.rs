@@ -63,7 +63,10 @@ fn pairs() -> Vec<(&'static str, End, End)> {
     feed(&mut ws_server, &request);
     let accept = ws_server.send(AcceptConnection::default().into()).unwrap();
     assert_eq!(feed(&mut ws_client, &accept).len(), 1);
-    vec![("Connection", End::Frame(frame_client), End::Frame(frame_server)), ("WSConnection", End::Ws(ws_client), End::Ws(ws_server))]
+    vec![
+        ("Connection", End::Frame(frame_client), End::Frame(frame_server)),
+        ("WSConnection", End::Ws(ws_client), End::Ws(ws_server)),
+    ]
 }
 
 /// The bytes `first`/`payload` make when sent by the client (masked) or the server (plain).
@@ -87,13 +90,18 @@ fn send_message() {
     for client_sends in [true, false] {
         for finished in [true, false] {
             for (layer, mut client, mut server) in pairs() {
-                let (local, remote) = if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
+                let (local, remote) =
+                    if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
                 let message = BytesMessage { data: data.clone(), frame_finished: true, message_finished: finished };
                 let bytes = local.send(message).unwrap();
                 assert_eq!(bytes, wire(client_sends, if finished { 0x82 } else { 0x02 }, &data), "{layer}");
                 assert_eq!(
                     remote.feed(&bytes),
-                    vec![Event::BytesMessage(BytesMessage { data: data.clone(), frame_finished: true, message_finished: finished })],
+                    vec![Event::BytesMessage(BytesMessage {
+                        data: data.clone(),
+                        frame_finished: true,
+                        message_finished: finished
+                    })],
                     "{layer} client_sends={client_sends} finished={finished}"
                 );
             }
@@ -106,7 +114,8 @@ fn closure() {
     for client_sends in [true, false] {
         for (code, reason) in [(1000u16, "bye"), (1001, "👋👋")] {
             for (layer, mut client, mut server) in pairs() {
-                let (local, remote) = if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
+                let (local, remote) =
+                    if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
                 let bytes = local.send(CloseConnection::with_reason(code, reason)).unwrap();
                 let mut payload = code.to_be_bytes().to_vec();
                 payload.extend_from_slice(reason.as_bytes());
@@ -155,7 +164,11 @@ fn local_only_close_reason_rejected() {
     for (layer, mut client, _) in pairs() {
         for code in [1006u16, 1015] {
             let err = client.send(CloseConnection::new(code)).unwrap_err();
-            assert_eq!(err.message(), format!("close code {code} is reserved for local use and is never sent"), "{layer}");
+            assert_eq!(
+                err.message(),
+                format!("close code {code} is reserved for local use and is never sent"),
+                "{layer}"
+            );
             assert_eq!(client.state(), ConnectionState::Open);
         }
     }
@@ -172,7 +185,11 @@ fn send_after_close() {
             Pong::default().into(),
         ] {
             let err = client.send(event.clone()).unwrap_err();
-            assert_eq!(err.message(), format!("Event {} cannot be sent in state LOCAL_CLOSING.", event.name()), "{layer}");
+            assert_eq!(
+                err.message(),
+                format!("Event {} cannot be sent in state LOCAL_CLOSING.", event.name()),
+                "{layer}"
+            );
         }
     }
 }
@@ -215,7 +232,11 @@ fn data() {
             assert_eq!(bytes, masked(if split_message { 0x01 } else { 0x81 }, text.as_bytes()), "{layer}");
             assert_eq!(
                 server.feed(&bytes),
-                vec![Event::TextMessage(TextMessage { data: text.into(), frame_finished: true, message_finished: !split_message })]
+                vec![Event::TextMessage(TextMessage {
+                    data: text.into(),
+                    frame_finished: true,
+                    message_finished: !split_message
+                })]
             );
         }
     }
@@ -274,7 +295,12 @@ fn remote_closing_refuses_data_and_ignores_bytes() {
         assert_eq!(server.state(), ConnectionState::RemoteClosing);
         // Later bytes are ignored too (the peer has closed).
         assert_eq!(server.feed(&masked(0x81, b"later")), vec![]);
-        for event in [Event::from(TextMessage::new("x")), BytesMessage::new(*b"x").into(), Ping::default().into(), Pong::default().into()] {
+        for event in [
+            Event::from(TextMessage::new("x")),
+            BytesMessage::new(*b"x").into(),
+            Ping::default().into(),
+            Pong::default().into(),
+        ] {
             let err = server.send(event.clone()).unwrap_err();
             assert_eq!(err.message(), format!("Event {} cannot be sent in state REMOTE_CLOSING.", event.name()));
         }
@@ -366,9 +392,15 @@ fn a_parse_failure_is_answered_with_its_response() {
 
 #[test]
 fn close_codes_that_are_sent() {
-    for code in [1000u16, 1001, 1002, 1003, 1004, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1016, 2999, 3000, 4999] {
+    for code in
+        [1000u16, 1001, 1002, 1003, 1004, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1016, 2999, 3000, 4999]
+    {
         for (layer, _, mut server) in pairs() {
-            assert_eq!(server.send(CloseConnection::new(code)).unwrap(), plain(0x88, &code.to_be_bytes()), "{layer} {code}");
+            assert_eq!(
+                server.send(CloseConnection::new(code)).unwrap(),
+                plain(0x88, &code.to_be_bytes()),
+                "{layer} {code}"
+            );
             assert_eq!(server.state(), ConnectionState::LocalClosing);
         }
     }
@@ -480,7 +512,11 @@ fn limits_apply_after_the_handshake() {
     assert_eq!(
         feed(&mut server, &frames),
         vec![
-            Event::BytesMessage(BytesMessage { data: b"12345678".to_vec(), frame_finished: true, message_finished: false }),
+            Event::BytesMessage(BytesMessage {
+                data: b"12345678".to_vec(),
+                frame_finished: true,
+                message_finished: false
+            }),
             close(1009, "message exceeds the size limit"),
         ]
     );
@@ -499,7 +535,15 @@ fn invalid_utf8_fails_fast_end_to_end() {
         payload.extend(vec![b'z'; 200]);
         let frame = masked(0x81, &payload);
         // Header (4 + 4 bytes), "ok ", then the first byte of the surrogate.
-        assert_eq!(server.feed(&frame[..8 + 4]), vec![Event::TextMessage(TextMessage { data: "ok ".into(), frame_finished: false, message_finished: false })], "{layer}");
+        assert_eq!(
+            server.feed(&frame[..8 + 4]),
+            vec![Event::TextMessage(TextMessage {
+                data: "ok ".into(),
+                frame_finished: false,
+                message_finished: false
+            })],
+            "{layer}"
+        );
         assert_eq!(server.feed(&frame[12..13]), vec![close(1007, "invalid UTF-8 in text message")]);
         assert_eq!(server.feed(&frame[13..]), vec![]);
     }

@@ -55,7 +55,10 @@ fn default_frame_inbound_header_claims_no_bits() {
     conn.receive_data(Some(b"\xc1\x00")).unwrap();
     assert_eq!(
         conn.events().collect::<Vec<_>>(),
-        vec![Event::CloseConnection(wsproto::events::CloseConnection::with_reason(1002, "Reserved bit set unexpectedly"))]
+        vec![Event::CloseConnection(wsproto::events::CloseConnection::with_reason(
+            1002,
+            "Reserved bit set unexpectedly"
+        ))]
     );
 }
 

@@ -163,7 +163,8 @@ fn split_unicode_message() {
 fn small_frames() {
     assert_eq!(feed(&mut client(), b"\x81\x00"), vec![text("", true, true)]); // zero length
     assert_eq!(feed(&mut client(), b"\x81\x02xy"), vec![text("xy", true, true)]); // short server frame
-    assert_eq!(feed(&mut server(), b"\x81\x82abcd\x19\x1b"), vec![text("xy", true, true)]); // short client frame
+    assert_eq!(feed(&mut server(), b"\x81\x82abcd\x19\x1b"), vec![text("xy", true, true)]);
+    // short client frame
 }
 
 #[test]
@@ -352,7 +353,10 @@ fn extension_rsv_bit() {
 
 #[test]
 fn extension_wrong_rsv_bit() {
-    assert_eq!(feed(&mut with_fake(ConnectionType::Client), b"\xa1\x00"), vec![close(1002, "Reserved bit set unexpectedly")]);
+    assert_eq!(
+        feed(&mut with_fake(ConnectionType::Client), b"\xa1\x00"),
+        vec![close(1002, "Reserved bit set unexpectedly")]
+    );
 }
 
 #[test]
@@ -369,22 +373,34 @@ fn extension_payload_processing() {
 
 #[test]
 fn extension_no_payload_processing_when_not_wanted() {
-    assert_eq!(feed(&mut with_fake(ConnectionType::Client), &plain(0x01, FNORD.as_bytes())), vec![text(FNORD, true, false)]);
+    assert_eq!(
+        feed(&mut with_fake(ConnectionType::Client), &plain(0x01, FNORD.as_bytes())),
+        vec![text(FNORD, true, false)]
+    );
 }
 
 #[test]
 fn extension_payload_error_handling() {
-    assert_eq!(feed(&mut with_fake(ConnectionType::Client), &plain(0x91, b"party time")), vec![close(1008, "party time")]);
+    assert_eq!(
+        feed(&mut with_fake(ConnectionType::Client), &plain(0x91, b"party time")),
+        vec![close(1008, "party time")]
+    );
 }
 
 #[test]
 fn extension_frame_completion() {
-    assert_eq!(feed(&mut with_fake(ConnectionType::Client), &plain(0x91, FNORD.as_bytes())), vec![text("FÑÖR∂™", true, true)]);
+    assert_eq!(
+        feed(&mut with_fake(ConnectionType::Client), &plain(0x91, FNORD.as_bytes())),
+        vec![text("FÑÖR∂™", true, true)]
+    );
 }
 
 #[test]
 fn extension_no_frame_completion_when_not_wanted() {
-    assert_eq!(feed(&mut with_fake(ConnectionType::Client), &plain(0x81, FNORD.as_bytes())), vec![text(FNORD, true, true)]);
+    assert_eq!(
+        feed(&mut with_fake(ConnectionType::Client), &plain(0x81, FNORD.as_bytes())),
+        vec![text(FNORD, true, true)]
+    );
 }
 
 #[test]
@@ -439,14 +455,14 @@ fn received_close_frames() {
         p
     };
     let cases: Vec<(Vec<u8>, Event)> = vec![
-        (vec![], close(1005, "")),                                                   // no code
-        (vec![0x0e], close(1002, "CLOSE with 1 byte payload")),                      // one byte
-        (with_code(123, b""), close(1002, "CLOSE with invalid code")),               // bad code
-        (with_code(2998, b""), close(1002, "CLOSE with unknown reserved code")),     // unknown code
-        (with_code(1005, b""), close(1002, "remote CLOSE with local-only reason")),  // local-only code
-        (with_code(1000, b""), close(1000, "")),                                     // no reason
-        (with_code(1000, b"tarah old chap"), close(1000, "tarah old chap")),         // easy reason
-        (with_code(1000, FNORD.as_bytes()), close(1000, FNORD)),                     // UTF-8 reason
+        (vec![], close(1005, "")),                                                    // no code
+        (vec![0x0e], close(1002, "CLOSE with 1 byte payload")),                       // one byte
+        (with_code(123, b""), close(1002, "CLOSE with invalid code")),                // bad code
+        (with_code(2998, b""), close(1002, "CLOSE with unknown reserved code")),      // unknown code
+        (with_code(1005, b""), close(1002, "remote CLOSE with local-only reason")),   // local-only code
+        (with_code(1000, b""), close(1000, "")),                                      // no reason
+        (with_code(1000, b"tarah old chap"), close(1000, "tarah old chap")),          // easy reason
+        (with_code(1000, FNORD.as_bytes()), close(1000, FNORD)),                      // UTF-8 reason
         (with_code(1000, &bad_utf8), close(1007, "CLOSE reason is not valid UTF-8")), // bad UTF-8
         (with_code(1000, &FNORD.as_bytes()[..FNORD.len() - 1]), close(1007, "CLOSE reason is not valid UTF-8")), // incomplete
     ];
@@ -535,7 +551,11 @@ fn mismatched_data_messages() {
     let err = conn.send(BytesMessage::new(*b"seriously, all ascii").into()).unwrap_err();
     assert_eq!(err.message(), "Data type mismatch inside message");
     let mut conn = server();
-    conn.send(BytesMessage { data: b"it's all just ascii, right?".to_vec(), frame_finished: true, message_finished: false }.into()).unwrap();
+    conn.send(
+        BytesMessage { data: b"it's all just ascii, right?".to_vec(), frame_finished: true, message_finished: false }
+            .into(),
+    )
+    .unwrap();
     let err = conn.send(TextMessage::new("✔️☑️✅✔︎☑").into()).unwrap_err();
     assert_eq!(err.message(), "Data type mismatch inside message");
 }
@@ -557,7 +577,11 @@ fn message_length_boundaries() {
 
 #[test]
 fn client_side_masking() {
-    for (len, head) in [(125usize, vec![0x82, 0x80 | 125]), (126, vec![0x82, 0xfe, 0x00, 0x7e]), (65536, vec![0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0])] {
+    for (len, head) in [
+        (125usize, vec![0x82, 0x80 | 125]),
+        (126, vec![0x82, 0xfe, 0x00, 0x7e]),
+        (65536, vec![0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0]),
+    ] {
         let payload = vec![b'x'; len];
         let mut conn = client().with_random(Box::new(FixedRandom(b"wxyz".to_vec())));
         let bytes = conn.send(BytesMessage::new(payload.clone()).into()).unwrap();
@@ -580,10 +604,7 @@ fn xor_mask_simple() {
     let mut conn = client().with_random(Box::new(FixedRandom(b"1234".to_vec())));
     let bytes = conn.send(BytesMessage::new(*b"some very long data for masking by websocket").into()).unwrap();
     assert_eq!(&bytes[..6], b"\x82\xac1234");
-    assert_eq!(
-        &bytes[6..],
-        &b"B]^Q\x11DVFH\x12_[_U\x13PPFR\x14W]A\x14\\S@_X\\T\x14SK\x13CTP@[RYV@"[..]
-    );
+    assert_eq!(&bytes[6..], &b"B]^Q\x11DVFH\x12_[_U\x13PPFR\x14W]A\x14\\S@_X\\T\x14SK\x13CTP@[RYV@"[..]);
     // An empty payload masks to nothing.
     assert_eq!(conn.send(BytesMessage::new(Vec::new()).into()).unwrap(), b"\x82\x801234");
 }

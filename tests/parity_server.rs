@@ -154,7 +154,10 @@ fn upgrade_request() {
     let err = local(s.initiate_upgrade_connection(&headers, "/"));
     assert_eq!(err.message(), "The upgrade request has already been received");
     s.receive_data(Some(b"\x81\x82\x00\x00\x00\x00hi")).unwrap();
-    assert_eq!(drain(&mut s), vec![Event::TextMessage(TextMessage { data: "hi".into(), frame_finished: true, message_finished: true })]);
+    assert_eq!(
+        drain(&mut s),
+        vec![Event::TextMessage(TextMessage { data: "hi".into(), frame_finished: true, message_finished: true })]
+    );
 }
 
 #[test]
@@ -195,8 +198,19 @@ fn connection_request_bad_method() {
 
 #[test]
 fn connection_request_bad_connection_header() {
-    for line in [Some("Connection: Keep-Alive, No-Upgrade"), Some("Connection: keep-alive"), Some("Connection: Upgrade-Insecure"), Some("Connection:"), None] {
-        assert_remote(&server_error(&replaced("Connection", line)), "Missing header, 'Connection: Upgrade'", 400, vec![]);
+    for line in [
+        Some("Connection: Keep-Alive, No-Upgrade"),
+        Some("Connection: keep-alive"),
+        Some("Connection: Upgrade-Insecure"),
+        Some("Connection:"),
+        None,
+    ] {
+        assert_remote(
+            &server_error(&replaced("Connection", line)),
+            "Missing header, 'Connection: Upgrade'",
+            400,
+            vec![],
+        );
     }
 }
 
@@ -219,7 +233,9 @@ fn connection_header_token_forms_that_pass() {
 
 #[test]
 fn connection_request_bad_upgrade_header() {
-    for line in [Some("Upgrade: h2c"), Some("Upgrade: websocket, h2c"), Some("Upgrade: web socket"), Some("Upgrade:"), None] {
+    for line in
+        [Some("Upgrade: h2c"), Some("Upgrade: websocket, h2c"), Some("Upgrade: web socket"), Some("Upgrade:"), None]
+    {
         assert_remote(&server_error(&replaced("Upgrade", line)), "Missing header, 'Upgrade: websocket'", 400, vec![]);
     }
     // Case does not matter.
@@ -258,12 +274,12 @@ fn connection_request_invalid_key() {
     for key in [
         "",
         "abc",
-        "dGhlIHNhbXBsZSBub25jZQ",           // unpadded
-        "dGhlIHNhbXBsZSBub25jZQ=",          // short padding
-        "dGhlIHNhbXBsZSBub25jZR==",         // non-canonical trailing bits
-        "AAAAAAAAAAAAAAAAAAAAAAAA",         // 18 bytes
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",     // 20 bytes
-        "dGhlIHNhbXBsZSBub25j!Q==",         // not base64
+        "dGhlIHNhbXBsZSBub25jZQ",       // unpadded
+        "dGhlIHNhbXBsZSBub25jZQ=",      // short padding
+        "dGhlIHNhbXBsZSBub25jZR==",     // non-canonical trailing bits
+        "AAAAAAAAAAAAAAAAAAAAAAAA",     // 18 bytes
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", // 20 bytes
+        "dGhlIHNhbXBsZSBub25j!Q==",     // not base64
     ] {
         let line = format!("Sec-WebSocket-Key: {key}");
         let err = server_error(&replaced("Sec-WebSocket-Key", Some(&line)));
@@ -290,15 +306,36 @@ fn validation_order() {
     // Connection, Version, Key (present, then valid), Upgrade, Host: each
     // step adds the header the previous one missed.
     let key = format!("Sec-WebSocket-Key: {RFC_KEY}");
-    let steps: Vec<(Vec<&str>, &str, u16, Vec<(Vec<u8>, Vec<u8>)>)> = vec![
+    type Step<'a> = (Vec<&'a str>, &'a str, u16, Vec<(Vec<u8>, Vec<u8>)>);
+    let steps: Vec<Step> = vec![
         (vec![], "Missing header, 'Connection: Upgrade'", 400, vec![]),
         (vec!["Sec-WebSocket-Version: 8", "Upgrade: h2c"], "Missing header, 'Connection: Upgrade'", 400, vec![]),
         (vec!["Connection: Upgrade"], "Missing header, 'Sec-WebSocket-Version'", 400, version_hint_headers()),
-        (vec!["Connection: Upgrade", "Sec-WebSocket-Version: 8", "Sec-WebSocket-Key: bad"], "Missing header, 'Sec-WebSocket-Version'", 426, version_hint_headers()),
+        (
+            vec!["Connection: Upgrade", "Sec-WebSocket-Version: 8", "Sec-WebSocket-Key: bad"],
+            "Missing header, 'Sec-WebSocket-Version'",
+            426,
+            version_hint_headers(),
+        ),
         (vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13"], "Missing header, 'Sec-WebSocket-Key'", 400, vec![]),
-        (vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: bad", "Upgrade: h2c"], "Invalid header, 'Sec-WebSocket-Key'", 400, vec![]),
-        (vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13", &key], "Missing header, 'Upgrade: websocket'", 400, vec![]),
-        (vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13", &key, "Upgrade: websocket"], "Missing header, 'Host'", 400, vec![]),
+        (
+            vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: bad", "Upgrade: h2c"],
+            "Invalid header, 'Sec-WebSocket-Key'",
+            400,
+            vec![],
+        ),
+        (
+            vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13", &key],
+            "Missing header, 'Upgrade: websocket'",
+            400,
+            vec![],
+        ),
+        (
+            vec!["Connection: Upgrade", "Sec-WebSocket-Version: 13", &key, "Upgrade: websocket"],
+            "Missing header, 'Host'",
+            400,
+            vec![],
+        ),
     ];
     for (lines, message, status, headers) in steps {
         assert_remote(&server_error(&head("GET / HTTP/1.1", &lines)), message, status, headers);
@@ -433,7 +470,8 @@ fn handshake_with_extension() {
     assert_eq!(request.extensions, vec!["fake".to_string()]);
     let fake = FakeExtension::accepting(Some(""));
     let accept = AcceptConnection { handlers: vec![Box::new(fake.clone())], ..Default::default() };
-    assert!(text_of(s.send(accept.into()).unwrap()).ends_with(&format!("{RFC_ACCEPT}\r\nSec-WebSocket-Extensions: fake\r\n\r\n")));
+    assert!(text_of(s.send(accept.into()).unwrap())
+        .ends_with(&format!("{RFC_ACCEPT}\r\nSec-WebSocket-Extensions: fake\r\n\r\n")));
     assert_eq!(fake.calls(), vec!["accept:fake".to_string()]);
     assert_eq!(s.extensions().iter().map(|e| e.name().to_string()).collect::<Vec<_>>(), vec!["fake".to_string()]);
 }
@@ -455,7 +493,8 @@ fn handshake_with_extra_unaccepted_extension() {
     assert_eq!(request.extensions, vec!["pretend".to_string(), "fake".to_string()]);
     let fake = FakeExtension::accepting(Some(""));
     let accept = AcceptConnection { handlers: vec![Box::new(fake.clone())], ..Default::default() };
-    assert!(text_of(s.send(accept.into()).unwrap()).ends_with(&format!("{RFC_ACCEPT}\r\nSec-WebSocket-Extensions: fake\r\n\r\n")));
+    assert!(text_of(s.send(accept.into()).unwrap())
+        .ends_with(&format!("{RFC_ACCEPT}\r\nSec-WebSocket-Extensions: fake\r\n\r\n")));
     // Only the offer with its name was put to it.
     assert_eq!(fake.calls(), vec!["accept:fake".to_string()]);
 }
@@ -503,14 +542,19 @@ fn accept_refuses_cr_lf_nul_and_bad_names() {
     ] {
         let (mut s, _) = server_with_request(&[]);
         let mut out = b"kept".to_vec();
-        let err = s.send_into(AcceptConnection { extra_headers: vec![extra], ..Default::default() }.into(), &mut out).unwrap_err();
+        let err = s
+            .send_into(AcceptConnection { extra_headers: vec![extra], ..Default::default() }.into(), &mut out)
+            .unwrap_err();
         assert_eq!(err.message(), message);
         assert_eq!(out, b"kept");
         assert_eq!(s.state(), ConnectionState::Connecting);
     }
     // An extension's parameters are checked too.
     let (mut s, _) = server_with_request(&["Sec-WebSocket-Extensions: fake"]);
-    let accept = AcceptConnection { handlers: vec![Box::new(FakeExtension::accepting(Some("x=1\r\nX-Evil: 1")))], ..Default::default() };
+    let accept = AcceptConnection {
+        handlers: vec![Box::new(FakeExtension::accepting(Some("x=1\r\nX-Evil: 1")))],
+        ..Default::default()
+    };
     let err = s.send(accept.into()).unwrap_err();
     assert_eq!(err.message(), "Illegal header value for Sec-WebSocket-Extensions: CR, LF and NUL are not allowed");
     assert_eq!(s.state(), ConnectionState::Connecting);
@@ -563,8 +607,22 @@ fn partial_frame_before_accept_completes_after() {
     let mut s = server();
     feed(&mut s, &input);
     s.send(AcceptConnection::default().into()).unwrap();
-    assert_eq!(drain(&mut s), vec![Event::BytesMessage(BytesMessage { data: b"ab".to_vec(), frame_finished: false, message_finished: false })]);
-    assert_eq!(feed(&mut s, &frame[8..]), vec![Event::BytesMessage(BytesMessage { data: b"cdef".to_vec(), frame_finished: true, message_finished: true })]);
+    assert_eq!(
+        drain(&mut s),
+        vec![Event::BytesMessage(BytesMessage {
+            data: b"ab".to_vec(),
+            frame_finished: false,
+            message_finished: false
+        })]
+    );
+    assert_eq!(
+        feed(&mut s, &frame[8..]),
+        vec![Event::BytesMessage(BytesMessage {
+            data: b"cdef".to_vec(),
+            frame_finished: true,
+            message_finished: true
+        })]
+    );
 }
 
 #[test]
@@ -608,7 +666,11 @@ fn handshake_rejection() {
     assert_eq!(
         feed(&mut c, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
         vec![
-            Event::RejectConnection(RejectConnection { status_code: 400, headers: vec![h("content-length", "0")], has_body: true }),
+            Event::RejectConnection(RejectConnection {
+                status_code: 400,
+                headers: vec![h("content-length", "0")],
+                has_body: true
+            }),
             Event::RejectData(RejectData { data: vec![], body_finished: true }),
         ]
     );
@@ -654,7 +716,11 @@ fn rejection_body_ended_by_an_empty_piece() {
 #[test]
 fn rejection_round_trips_to_a_client() {
     let (mut s, _) = server_with_request(&[]);
-    let mut wire = s.send(RejectConnection { status_code: 401, headers: vec![h("WWW-Authenticate", "Basic")], has_body: true }.into()).unwrap();
+    let mut wire = s
+        .send(
+            RejectConnection { status_code: 401, headers: vec![h("WWW-Authenticate", "Basic")], has_body: true }.into(),
+        )
+        .unwrap();
     wire.extend(s.send(RejectData { data: b"who ".to_vec(), body_finished: false }.into()).unwrap());
     wire.extend(s.send(RejectData::new(*b"are you?").into()).unwrap());
     let (mut c, _) = client_sent(localhost());
@@ -677,21 +743,42 @@ fn rejection_round_trips_to_a_client() {
 fn rejection_state_rules() {
     // RejectData before RejectConnection.
     let (mut s, _) = server_with_request(&[]);
-    assert_eq!(s.send(RejectData::new(*b"x").into()).unwrap_err().message(), "Event RejectData cannot be sent in state CONNECTING.");
+    assert_eq!(
+        s.send(RejectData::new(*b"x").into()).unwrap_err().message(),
+        "Event RejectData cannot be sent in state CONNECTING."
+    );
     // A second RejectConnection, or an accept, while rejecting.
     s.send(RejectConnection { has_body: true, ..Default::default() }.into()).unwrap();
-    assert_eq!(s.send(RejectConnection::default().into()).unwrap_err().message(), "Event RejectConnection cannot be sent in state REJECTING.");
-    assert_eq!(s.send(AcceptConnection::default().into()).unwrap_err().message(), "Event AcceptConnection cannot be sent in state REJECTING.");
-    assert_eq!(s.send(TextMessage::new("x").into()).unwrap_err().message(), "Event TextMessage cannot be sent in state REJECTING.");
+    assert_eq!(
+        s.send(RejectConnection::default().into()).unwrap_err().message(),
+        "Event RejectConnection cannot be sent in state REJECTING."
+    );
+    assert_eq!(
+        s.send(AcceptConnection::default().into()).unwrap_err().message(),
+        "Event AcceptConnection cannot be sent in state REJECTING."
+    );
+    assert_eq!(
+        s.send(TextMessage::new("x").into()).unwrap_err().message(),
+        "Event TextMessage cannot be sent in state REJECTING."
+    );
     s.send(RejectData::new(*b"x").into()).unwrap();
     // Nothing after the body's end.
-    assert_eq!(s.send(RejectData::new(*b"y").into()).unwrap_err().message(), "Event RejectData cannot be sent in state CLOSED.");
-    assert_eq!(s.send(AcceptConnection::default().into()).unwrap_err().message(), "Event AcceptConnection cannot be sent in state CLOSED.");
+    assert_eq!(
+        s.send(RejectData::new(*b"y").into()).unwrap_err().message(),
+        "Event RejectData cannot be sent in state CLOSED."
+    );
+    assert_eq!(
+        s.send(AcceptConnection::default().into()).unwrap_err().message(),
+        "Event AcceptConnection cannot be sent in state CLOSED."
+    );
     // Without a body: CLOSED at once.
     let (mut s, _) = server_with_request(&[]);
     s.send(RejectConnection::default().into()).unwrap();
     assert_eq!(s.state(), ConnectionState::Closed);
-    assert_eq!(s.send(RejectData::new(*b"x").into()).unwrap_err().message(), "Event RejectData cannot be sent in state CLOSED.");
+    assert_eq!(
+        s.send(RejectData::new(*b"x").into()).unwrap_err().message(),
+        "Event RejectData cannot be sent in state CLOSED."
+    );
 }
 
 #[test]
@@ -700,7 +787,10 @@ fn rejection_refuses_what_http_forbids() {
         (RejectConnection { status_code: 101, ..Default::default() }, "Invalid status code 101 for a rejection"),
         (RejectConnection { status_code: 99, ..Default::default() }, "Invalid status code 99 for a rejection"),
         (RejectConnection { status_code: 600, ..Default::default() }, "Invalid status code 600 for a rejection"),
-        (RejectConnection { status_code: 204, has_body: true, ..Default::default() }, "A 204 response cannot have a body"),
+        (
+            RejectConnection { status_code: 204, has_body: true, ..Default::default() },
+            "A 204 response cannot have a body",
+        ),
         (
             RejectConnection { headers: vec![h("X", "a\r\nY: b")], ..Default::default() },
             "Illegal header value for X: CR, LF and NUL are not allowed",
@@ -711,7 +801,11 @@ fn rejection_refuses_what_http_forbids() {
             "Content-Length must be 0 without a body",
         ),
         (
-            RejectConnection { headers: vec![h("Content-Length", "5"), h("Transfer-Encoding", "chunked")], has_body: true, ..Default::default() },
+            RejectConnection {
+                headers: vec![h("Content-Length", "5"), h("Transfer-Encoding", "chunked")],
+                has_body: true,
+                ..Default::default()
+            },
             "Content-Length and Transfer-Encoding cannot both be set",
         ),
     ] {
@@ -724,7 +818,13 @@ fn rejection_refuses_what_http_forbids() {
 
 #[test]
 fn rejection_reason_phrases() {
-    for (status, line) in [(404u16, "HTTP/1.1 404 Not Found\r\n"), (426, "HTTP/1.1 426 Upgrade Required\r\n"), (431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"), (503, "HTTP/1.1 503 Service Unavailable\r\n"), (599, "HTTP/1.1 599 \r\n")] {
+    for (status, line) in [
+        (404u16, "HTTP/1.1 404 Not Found\r\n"),
+        (426, "HTTP/1.1 426 Upgrade Required\r\n"),
+        (431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        (503, "HTTP/1.1 503 Service Unavailable\r\n"),
+        (599, "HTTP/1.1 599 \r\n"),
+    ] {
         let (mut s, _) = server_with_request(&[]);
         let bytes = s.send(RejectConnection { status_code: status, ..Default::default() }.into()).unwrap();
         assert!(text_of(bytes).starts_with(line), "{status}");
@@ -757,7 +857,10 @@ fn a_failed_handshake_keeps_failing() {
     assert!(drain(&mut s).is_empty());
     assert_eq!(s.state(), ConnectionState::Connecting);
     // Accepting is impossible; the hint can be sent.
-    assert_eq!(s.send(AcceptConnection::default().into()).unwrap_err().message(), "Event AcceptConnection cannot be sent in state CONNECTING.");
+    assert_eq!(
+        s.send(AcceptConnection::default().into()).unwrap_err().message(),
+        "Event AcceptConnection cannot be sent in state CONNECTING."
+    );
     s.send(first.event_hint().unwrap().clone()).unwrap();
     assert_eq!(s.state(), ConnectionState::Closed);
     // Still the same error afterwards.
@@ -819,7 +922,10 @@ fn eof_before_and_after_the_request() {
         s.receive_data(None).unwrap();
         assert_eq!(drain(&mut s), vec![Event::CloseConnection(CloseConnection::new(1006))]);
         assert_eq!(s.state(), ConnectionState::Closed);
-        assert_eq!(s.send(AcceptConnection::default().into()).unwrap_err().message(), "Event AcceptConnection cannot be sent in state CLOSED.");
+        assert_eq!(
+            s.send(AcceptConnection::default().into()).unwrap_err().message(),
+            "Event AcceptConnection cannot be sent in state CLOSED."
+        );
         assert_eq!(local(s.receive_data(Some(b"x"))).message(), "Connection already closed.");
         s.receive_data(None).unwrap();
         assert!(drain(&mut s).is_empty(), "a second EOF says nothing");
@@ -855,7 +961,10 @@ fn request_head_at_and_over_the_limit() {
     let err = remote(s.receive_data(Some(&good_request(&[&line]))));
     assert_remote(&err, "HTTP head exceeds 512 bytes", 431, vec![]);
     // The hint goes out as a 431.
-    assert_eq!(text_of(s.send(err.event_hint().unwrap().clone()).unwrap()), "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        text_of(s.send(err.event_hint().unwrap().clone()).unwrap()),
+        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n"
+    );
 }
 
 #[test]
@@ -912,8 +1021,8 @@ fn too_much_data_before_the_accept_keeps_failing() {
     let config = Config { max_handshake_size: 1024, ..Config::default() };
     let mut s = WSConnection::with_config(ConnectionType::Server, config);
     feed(&mut s, &good_request(&[]));
-    s.receive_data(Some(&vec![0u8; 1000])).unwrap();
-    let first = remote(s.receive_data(Some(&vec![0u8; 100])));
+    s.receive_data(Some(&[0u8; 1000])).unwrap();
+    let first = remote(s.receive_data(Some(&[0u8; 100])));
     assert_eq!(first.message(), "too much data before the handshake completed");
     // Expected: the handshake has failed and keeps failing. Actual: Ok(()),
     // and these 10 bytes are held right after the first 1000: the 100 refused

@@ -12,7 +12,11 @@ use wsproto::ConnectionState;
 #[derive(Clone, Debug)]
 enum Item {
     /// A message in one or more fragments, with pings between fragments.
-    Message { text: bool, pieces: Vec<Vec<u8>>, pings_between: bool },
+    Message {
+        text: bool,
+        pieces: Vec<Vec<u8>>,
+        pings_between: bool,
+    },
     Ping(Vec<u8>),
     Pong(Vec<u8>),
 }

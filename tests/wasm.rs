@@ -7,33 +7,17 @@
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen_test::wasm_bindgen_test;
-use wsproto::events::{
-    AcceptConnection, BytesMessage, CloseConnection, Event, Request, TextMessage,
-};
+use wsproto::events::{AcceptConnection, BytesMessage, CloseConnection, Event, Request, TextMessage};
 use wsproto::{Config, ConnectionState, ConnectionType, SeededRandom, WSConnection};
 
 fn pair(config: Config) -> (WSConnection, WSConnection) {
-    let mut client =
-        WSConnection::new(ConnectionType::Client).with_random(Box::new(SeededRandom::new(7)));
+    let mut client = WSConnection::new(ConnectionType::Client).with_random(Box::new(SeededRandom::new(7)));
     let mut server = WSConnection::with_config(ConnectionType::Server, config);
-    let request = Request {
-        host: "localhost".into(),
-        target: "/".into(),
-        ..Default::default()
-    };
-    server
-        .receive_data(Some(&client.send(request.into()).unwrap()))
-        .unwrap();
+    let request = Request { host: "localhost".into(), target: "/".into(), ..Default::default() };
+    server.receive_data(Some(&client.send(request.into()).unwrap())).unwrap();
     assert!(matches!(server.next_event(), Some(Event::Request(_))));
-    client
-        .receive_data(Some(
-            &server.send(AcceptConnection::default().into()).unwrap(),
-        ))
-        .unwrap();
-    assert!(matches!(
-        client.next_event(),
-        Some(Event::AcceptConnection(_))
-    ));
+    client.receive_data(Some(&server.send(AcceptConnection::default().into()).unwrap())).unwrap();
+    assert!(matches!(client.next_event(), Some(Event::AcceptConnection(_))));
     (client, server)
 }
 
@@ -54,10 +38,7 @@ fn drain_bytes(server: &mut WSConnection) -> (Vec<u8>, Vec<Event>) {
 #[wasm_bindgen_test]
 fn simd_simd128_is_enabled() {
     // The package is built with +simd128; so are these tests (Makefile).
-    assert!(
-        cfg!(target_feature = "simd128"),
-        "build with -C target-feature=+simd128"
-    );
+    assert!(cfg!(target_feature = "simd128"), "build with -C target-feature=+simd128");
 }
 
 #[wasm_bindgen_test]
@@ -67,9 +48,7 @@ fn masking_round_trips_every_length_and_alignment() {
     // fed whole and at odd split points so unmasking starts mid-key.
     for len in (0..80).chain([125, 126, 127, 1000, 65535, 65536, 100_003]) {
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-        let frame = client
-            .send(BytesMessage::new(payload.clone()).into())
-            .unwrap();
+        let frame = client.send(BytesMessage::new(payload.clone()).into()).unwrap();
         for split in [frame.len(), 1, 3, 7, 17] {
             let split = split.min(frame.len());
             server.receive_data(Some(&frame[..split])).unwrap();
@@ -87,12 +66,8 @@ fn utf8_validation_accepts_valid_and_rejects_invalid_at_every_offset() {
     for cut in 0..text.len() {
         let (mut client, mut server) = pair(Config::default());
         let frame = client.send(TextMessage::new(text.clone()).into()).unwrap();
-        server
-            .receive_data(Some(&frame[..frame.len().min(6 + cut)]))
-            .unwrap();
-        server
-            .receive_data(Some(&frame[frame.len().min(6 + cut)..]))
-            .unwrap();
+        server.receive_data(Some(&frame[..frame.len().min(6 + cut)])).unwrap();
+        server.receive_data(Some(&frame[frame.len().min(6 + cut)..])).unwrap();
         let (data, others) = drain_bytes(&mut server);
         assert!(others.is_empty());
         assert_eq!(data, text.as_bytes());
@@ -163,17 +138,9 @@ fn utf8_validation_matches_std_on_every_short_sequence() {
 #[wasm_bindgen_test]
 fn os_random_comes_from_crypto_get_random_values() {
     // Two clients with the default (OS) source pick different keys.
-    let request = || Request {
-        host: "h".into(),
-        target: "/".into(),
-        ..Default::default()
-    };
-    let a = WSConnection::new(ConnectionType::Client)
-        .send(request().into())
-        .unwrap();
-    let b = WSConnection::new(ConnectionType::Client)
-        .send(request().into())
-        .unwrap();
+    let request = || Request { host: "h".into(), target: "/".into(), ..Default::default() };
+    let a = WSConnection::new(ConnectionType::Client).send(request().into()).unwrap();
+    let b = WSConnection::new(ConnectionType::Client).send(request().into()).unwrap();
     assert_ne!(a, b);
 }
 
@@ -183,51 +150,31 @@ const FRAME_OF_2_POW_40: [u8; 14] = [0x82, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0
 #[wasm_bindgen_test]
 fn frame_lengths_beyond_usize_stream_within_raised_limits() {
     // A 64-bit length of 2^40 on a 32-bit target, within the limits.
-    let (_client, mut server) = pair(Config {
-        max_message_size: u64::MAX,
-        max_frame_size: u64::MAX,
-        ..Config::default()
-    });
+    let (_client, mut server) =
+        pair(Config { max_message_size: u64::MAX, max_frame_size: u64::MAX, ..Config::default() });
     server.receive_data(Some(&FRAME_OF_2_POW_40)).unwrap();
     // The header alone gives no event (no close, no attempt to allocate 1 TiB)...
     assert_eq!(server.events().collect::<Vec<Event>>(), vec![]);
     assert_eq!(server.state(), ConnectionState::Open);
     // ...and each read of payload is one piece of the message, as it comes.
     let chunk: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
-    let piece = BytesMessage {
-        data: chunk.clone(),
-        frame_finished: false,
-        message_finished: false,
-    };
+    let piece = BytesMessage { data: chunk.clone(), frame_finished: false, message_finished: false };
     for _ in 0..3 {
         server.receive_data(Some(&chunk)).unwrap();
         let events: Vec<Event> = server.events().collect();
         // The start of each event, to keep a failure readable.
-        let short: Vec<String> = events
-            .iter()
-            .map(|e| format!("{e:?}").chars().take(100).collect())
-            .collect();
-        assert!(
-            matches!(events.as_slice(), [Event::BytesMessage(m)] if *m == piece),
-            "{short:?}"
-        );
+        let short: Vec<String> = events.iter().map(|e| format!("{e:?}").chars().take(100).collect()).collect();
+        assert!(matches!(events.as_slice(), [Event::BytesMessage(m)] if *m == piece), "{short:?}");
     }
 }
 
 #[wasm_bindgen_test]
 fn frame_lengths_beyond_usize_are_refused_cleanly() {
     // The same length over the frame size limit: a 1009 close, no allocation.
-    let (_client, mut server) = pair(Config {
-        max_frame_size: 1 << 20,
-        ..Config::default()
-    });
+    let (_client, mut server) = pair(Config { max_frame_size: 1 << 20, ..Config::default() });
     server.receive_data(Some(&FRAME_OF_2_POW_40)).unwrap();
-    let close =
-        CloseConnection::with_reason(1009, "frame of 1099511627776 bytes exceeds the limit");
-    assert_eq!(
-        server.events().collect::<Vec<Event>>(),
-        vec![Event::CloseConnection(close)]
-    );
+    let close = CloseConnection::with_reason(1009, "frame of 1099511627776 bytes exceeds the limit");
+    assert_eq!(server.events().collect::<Vec<Event>>(), vec![Event::CloseConnection(close)]);
 }
 
 #[wasm_bindgen_test]
@@ -240,9 +187,7 @@ fn closing_handshake_in_wasm() {
         Some(Event::CloseConnection(c)) => c,
         other => panic!("{other:?}"),
     };
-    client
-        .receive_data(Some(&server.send(close.response().into()).unwrap()))
-        .unwrap();
+    client.receive_data(Some(&server.send(close.response().into()).unwrap())).unwrap();
     assert_eq!(server.state(), ConnectionState::Closed);
     // The client's state moves when it takes the server's close.
     assert_eq!(client.state(), ConnectionState::LocalClosing);

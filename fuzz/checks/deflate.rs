@@ -88,7 +88,11 @@ fn negotiate_and_receive(input: &Input<'_>) {
         let mut peer = PerMessageDeflate::new();
         peer.finalize(&element(&params)).unwrap_or_else(|e| panic!("our client refuses our server's {params:?}: {e}"));
         let (ours, theirs) = (ext.negotiated().expect("accepted"), peer.negotiated().expect("finalized"));
-        assert_eq!(theirs, wsproto::extensions::deflate::Negotiated { is_client: true, ..ours }, "{line:?} -> {params:?}");
+        assert_eq!(
+            theirs,
+            wsproto::extensions::deflate::Negotiated { is_client: true, ..ours },
+            "{line:?} -> {params:?}"
+        );
     }
     if crate::common::debug() {
         eprintln!("negotiated {:?}", ext.negotiated());
@@ -131,7 +135,8 @@ fn round_trip(input: &Input<'_>) {
     let client_sends = input.flags & 2 != 0;
     let mut offer = ours(input);
     let mut server_ext = ours(input);
-    let params = server_ext.accept(&format!("permessage-deflate; {}", offer.offer())).expect("our own offer is accepted");
+    let params =
+        server_ext.accept(&format!("permessage-deflate; {}", offer.offer())).expect("our own offer is accepted");
     offer.finalize(&element(&params)).unwrap_or_else(|e| panic!("our client refuses our server's {params:?}: {e}"));
     let (client_ext, server_ext): (Box<dyn Extension>, Box<dyn Extension>) = (Box::new(offer), Box::new(server_ext));
     let max_message = limit(input).max(1 << 20);

@@ -83,8 +83,8 @@ fn server(input: &Input<'_>) {
     let flags = input.flags;
     let delay = input.more & 0x01 != 0;
     let config = config(flags);
-    let mut conn = WSConnection::with_config(ConnectionType::Server, config.clone())
-        .with_random(Box::new(SeededRandom::new(3)));
+    let mut conn =
+        WSConnection::with_config(ConnectionType::Server, config.clone()).with_random(Box::new(SeededRandom::new(3)));
     let mut phase = Phase::Connecting;
     let mut checker = Checker::new(config.max_message_size, Some(config.max_frame_size));
     let mut pending: Option<Request> = None;
@@ -291,10 +291,9 @@ fn finish(conn: &mut WSConnection, phase: &mut Phase, checker: &mut Checker, fla
 fn client(input: &Input<'_>) {
     let flags = input.flags;
     let config = config(flags);
-    let mut conn = WSConnection::with_config(ConnectionType::Client, config.clone())
-        .with_random(Box::new(SeededRandom::new(0)));
-    let subprotocols: Vec<String> =
-        if flags & 0x02 != 0 { vec!["chat".into(), "superchat".into()] } else { vec![] };
+    let mut conn =
+        WSConnection::with_config(ConnectionType::Client, config.clone()).with_random(Box::new(SeededRandom::new(0)));
+    let subprotocols: Vec<String> = if flags & 0x02 != 0 { vec!["chat".into(), "superchat".into()] } else { vec![] };
     let handlers: Vec<Box<dyn Extension>> = if flags & 0x04 != 0 { vec![Box::new(Doubler::default())] } else { vec![] };
     let extensions = if flags & 0x08 != 0 { vec!["x-raw; a=1".to_string()] } else { vec![] };
     let request = Request {

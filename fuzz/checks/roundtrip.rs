@@ -6,8 +6,8 @@
 //! Events the sender must refuse (pings over 125 bytes, unsendable close
 //! codes) are refused with a LocalProtocolError that leaves no bytes and
 //! no state change behind.
-use arbitrary::Arbitrary;
 use crate::common::{Checker, Norm};
+use arbitrary::Arbitrary;
 use wsproto::close::{is_valid_received_code, truncate_utf8};
 use wsproto::events::{AcceptConnection, BytesMessage, CloseConnection, Event, Ping, Pong, Request, TextMessage};
 use wsproto::{Config, ConnectionState, ConnectionType, SeededRandom, WSConnection};
@@ -15,9 +15,15 @@ use wsproto::{Config, ConnectionState, ConnectionType, SeededRandom, WSConnectio
 #[derive(Arbitrary, Debug)]
 enum Item {
     /// A text message in pieces (one frame each), with pings between them.
-    Text { pieces: Vec<String>, pings_between: bool },
+    Text {
+        pieces: Vec<String>,
+        pings_between: bool,
+    },
     /// A binary message in pieces.
-    Bytes { pieces: Vec<Vec<u8>>, pings_between: bool },
+    Bytes {
+        pieces: Vec<Vec<u8>>,
+        pings_between: bool,
+    },
     Ping(Vec<u8>),
     Pong(Vec<u8>),
 }

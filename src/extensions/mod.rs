@@ -29,12 +29,7 @@ pub trait Extension: fmt::Debug + Send {
     fn finalize(&mut self, response: &str) -> Result<(), String>;
 
     /// A frame header arrived: return the RSV bits this extension claims.
-    fn frame_inbound_header(
-        &mut self,
-        _opcode: Opcode,
-        _rsv: Rsv,
-        _payload_len: u64,
-    ) -> Result<Rsv, ParseFailed> {
+    fn frame_inbound_header(&mut self, _opcode: Opcode, _rsv: Rsv, _payload_len: u64) -> Result<Rsv, ParseFailed> {
         Ok(Rsv::NONE)
     }
 
@@ -46,12 +41,7 @@ pub trait Extension: fmt::Debug + Send {
     /// protocol checks those bytes first (invalid UTF-8 before the failure
     /// is a 1007), so that the outcome does not depend on how the input
     /// was chunked.
-    fn frame_inbound_payload_data(
-        &mut self,
-        data: &[u8],
-        out: &mut Vec<u8>,
-        _limit: u64,
-    ) -> Result<(), ParseFailed> {
+    fn frame_inbound_payload_data(&mut self, data: &[u8], out: &mut Vec<u8>, _limit: u64) -> Result<(), ParseFailed> {
         out.extend_from_slice(data);
         Ok(())
     }
@@ -59,12 +49,7 @@ pub trait Extension: fmt::Debug + Send {
     /// The frame's payload is complete: append any final bytes to `out`,
     /// which already holds this piece's output from
     /// [`Extension::frame_inbound_payload_data`]; `limit` caps `out.len()`.
-    fn frame_inbound_complete(
-        &mut self,
-        _fin: bool,
-        _out: &mut Vec<u8>,
-        _limit: u64,
-    ) -> Result<(), ParseFailed> {
+    fn frame_inbound_complete(&mut self, _fin: bool, _out: &mut Vec<u8>, _limit: u64) -> Result<(), ParseFailed> {
         Ok(())
     }
 

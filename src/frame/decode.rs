@@ -39,8 +39,8 @@ pub(crate) fn parse_header(buf: &[u8], client: bool) -> Result<Status, ParseFail
     };
     let fin = b0 & 0x80 != 0;
     let rsv = Rsv::from_byte(b0);
-    let opcode = Opcode::from_u8(b0 & 0x0F)
-        .ok_or_else(|| ParseFailed::protocol(format!("Invalid opcode {:#x}", b0 & 0x0F)))?;
+    let opcode =
+        Opcode::from_u8(b0 & 0x0F).ok_or_else(|| ParseFailed::protocol(format!("Invalid opcode {:#x}", b0 & 0x0F)))?;
     if opcode.is_control() && !fin {
         return Err(ParseFailed::protocol("Invalid attempt to fragment control frame"));
     }

@@ -11,7 +11,14 @@ pub(crate) const MAX_HEADER: usize = 14;
 /// in place needs no second copy, and with fixed-size stores only.
 /// Inlined: it is on the wasm binding's send path (see its `finish_sent`).
 #[inline]
-fn header_before(head: &mut [u8; MAX_HEADER], fin: bool, rsv: Rsv, opcode: Opcode, len: usize, mask: Option<[u8; 4]>) -> usize {
+fn header_before(
+    head: &mut [u8; MAX_HEADER],
+    fin: bool,
+    rsv: Rsv,
+    opcode: Opcode,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) -> usize {
     let mut at = MAX_HEADER;
     if let Some(key) = mask {
         at -= 4;
@@ -68,7 +75,13 @@ pub(crate) fn write_frame(
 /// just before it and the payload is masked in place. Returns where the
 /// frame starts in `buf` (it ends at the end of `buf`). Saves the copy of
 /// the payload into an output buffer. `buf` must hold `MAX_HEADER` bytes.
-pub(crate) fn write_frame_in_place(buf: &mut [u8], fin: bool, rsv: Rsv, opcode: Opcode, mask: Option<[u8; 4]>) -> usize {
+pub(crate) fn write_frame_in_place(
+    buf: &mut [u8],
+    fin: bool,
+    rsv: Rsv,
+    opcode: Opcode,
+    mask: Option<[u8; 4]>,
+) -> usize {
     let (head, payload) = buf.split_at_mut(MAX_HEADER);
     let head: &mut [u8; MAX_HEADER] = head.try_into().expect("split at MAX_HEADER");
     if let Some(key) = mask {

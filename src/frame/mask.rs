@@ -236,8 +236,12 @@ fn wide_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) -> usize {
         // the loadu/storeu forms take unaligned addresses, and storing
         // initialises the MaybeUninit bytes.
         unsafe {
-            let (a, b, c, d) =
-                (_mm_loadu_si128(from.add(i)), _mm_loadu_si128(from.add(i + 1)), _mm_loadu_si128(from.add(i + 2)), _mm_loadu_si128(from.add(i + 3)));
+            let (a, b, c, d) = (
+                _mm_loadu_si128(from.add(i)),
+                _mm_loadu_si128(from.add(i + 1)),
+                _mm_loadu_si128(from.add(i + 2)),
+                _mm_loadu_si128(from.add(i + 3)),
+            );
             _mm_storeu_si128(to.add(i), _mm_xor_si128(a, k));
             _mm_storeu_si128(to.add(i + 1), _mm_xor_si128(b, k));
             _mm_storeu_si128(to.add(i + 2), _mm_xor_si128(c, k));
@@ -467,7 +471,11 @@ pub(crate) mod tests {
                     let mut out = vec![0xAA; prefix];
                     super::extend_masked(&mut out, &data[..len], key, offset);
                     assert_eq!(out[..prefix], vec![0xAA; prefix][..]);
-                    assert_eq!(out[prefix..], naive(&data[..len], key, offset), "prefix {prefix} len {len} offset {offset}");
+                    assert_eq!(
+                        out[prefix..],
+                        naive(&data[..len], key, offset),
+                        "prefix {prefix} len {len} offset {offset}"
+                    );
                 }
             }
         }

@@ -213,7 +213,12 @@ fn add_framing(out: &mut Vec<u8>, event: &RejectConnection) -> Result<BodyEncodi
     }
     if let Some(first) = lengths.first() {
         // Every Content-Length must agree; the body is then counted.
-        let parse = |v: &[u8]| std::str::from_utf8(v).ok().filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).and_then(|t| t.parse::<u64>().ok());
+        let parse = |v: &[u8]| {
+            std::str::from_utf8(v)
+                .ok()
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<u64>().ok())
+        };
         return match parse(first) {
             Some(n) if lengths.iter().all(|v| parse(v) == Some(n)) => Ok(BodyEncoding::Length(n)),
             _ => Err(LocalProtocolError::new("Invalid Content-Length")),

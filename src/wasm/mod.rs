@@ -73,15 +73,14 @@ use wasm_bindgen::prelude::*;
 mod entropy;
 
 use crate::events::{
-    AcceptConnection, BytesMessage, CloseConnection, Event, Headers, Ping, Pong, RejectConnection,
-    RejectData, Request, TextMessage,
+    AcceptConnection, BytesMessage, CloseConnection, Event, Headers, Ping, Pong, RejectConnection, RejectData, Request,
+    TextMessage,
 };
 use crate::extensions::{Extension, PerMessageDeflate};
 use crate::frame::encode::MAX_HEADER;
 use crate::protocol::{Piece, Sink};
 use crate::{
-    Config, Connection, ConnectionState, ConnectionType, Error, LocalProtocolError, Opcode,
-    SeededRandom, WSConnection,
+    Config, Connection, ConnectionState, ConnectionType, Error, LocalProtocolError, Opcode, SeededRandom, WSConnection,
 };
 
 // ---- the control block ------------------------------------------------------
@@ -319,29 +318,13 @@ impl Sink for Table {
                 self.held.push(event);
                 return;
             }
-            Event::BytesMessage(m) => (
-                KIND_BYTES,
-                msg_flags(m.frame_finished, m.message_finished),
-                0,
-                m.data.as_ptr(),
-                m.data.len(),
-            ),
+            Event::BytesMessage(m) => {
+                (KIND_BYTES, msg_flags(m.frame_finished, m.message_finished), 0, m.data.as_ptr(), m.data.len())
+            }
             Event::Ping(p) => (KIND_PING, 0, 0, p.payload.as_ptr(), p.payload.len()),
             Event::Pong(p) => (KIND_PONG, 0, 0, p.payload.as_ptr(), p.payload.len()),
-            Event::CloseConnection(c) => (
-                KIND_CLOSE,
-                0,
-                u32::from(c.code),
-                c.reason.as_ptr(),
-                c.reason.len(),
-            ),
-            Event::RejectData(d) => (
-                KIND_REJECT_DATA,
-                body_flag(d.body_finished),
-                0,
-                d.data.as_ptr(),
-                d.data.len(),
-            ),
+            Event::CloseConnection(c) => (KIND_CLOSE, 0, u32::from(c.code), c.reason.as_ptr(), c.reason.len()),
+            Event::RejectData(d) => (KIND_REJECT_DATA, body_flag(d.body_finished), 0, d.data.as_ptr(), d.data.len()),
             Event::Request(_) | Event::AcceptConnection(_) | Event::RejectConnection(_) => return,
         };
         self.push(kind, flags, code, ptr, len);
@@ -393,11 +376,7 @@ impl WasmConn {
         trailing: &[u8],
         extensions: &[u8],
     ) -> WasmConn {
-        let role = if kind == 2 {
-            ConnectionType::Server
-        } else {
-            ConnectionType::Client
-        };
+        let role = if kind == 2 { ConnectionType::Server } else { ConnectionType::Client };
         let mut config = Config::default();
         if let Some(v) = max_message_size {
             config.max_message_size = v;
@@ -483,9 +462,7 @@ impl WasmConn {
         // into the table, after it).
         self.drain();
         let result = match (self.input.get_mut(..len as usize), self.engine.connection_mut()) {
-            (None, _) => Err(Error::Local(LocalProtocolError::new(
-                "input length exceeds the input buffer",
-            ))),
+            (None, _) => Err(Error::Local(LocalProtocolError::new("input length exceeds the input buffer"))),
             // After the handshake: straight into the table, no event queue.
             (Some(data), Some(conn)) => conn.receive_in_place(data, &mut self.table).map(|closed| {
                 if closed {
@@ -556,9 +533,7 @@ impl WasmConn {
         self.begin();
         let end = SEND_AT + len as usize;
         if end > self.scratch.len() {
-            return self.finish_send(Err(LocalProtocolError::new(
-                "payload length exceeds the scratch buffer",
-            )));
+            return self.finish_send(Err(LocalProtocolError::new("payload length exceeds the scratch buffer")));
         }
         // Messages once the handshake is done: framed where they are (the
         // output is the frame in scratch), or into `out` with extensions.
@@ -581,11 +556,9 @@ impl WasmConn {
         let bytes = &self.scratch[SEND_AT..end];
         let event = match kind {
             KIND_TEXT => match String::from_utf8(bytes.to_vec()) {
-                Ok(data) => Ok(Event::TextMessage(TextMessage {
-                    data,
-                    frame_finished: true,
-                    message_finished: finished,
-                })),
+                Ok(data) => {
+                    Ok(Event::TextMessage(TextMessage { data, frame_finished: true, message_finished: finished }))
+                }
                 Err(_) => Err(LocalProtocolError::new("text payload is not valid UTF-8")),
             },
             KIND_BYTES => Ok(Event::BytesMessage(BytesMessage {
@@ -593,19 +566,10 @@ impl WasmConn {
                 frame_finished: true,
                 message_finished: finished,
             })),
-            KIND_PING => Ok(Event::Ping(Ping {
-                payload: bytes.to_vec(),
-            })),
-            KIND_PONG => Ok(Event::Pong(Pong {
-                payload: bytes.to_vec(),
-            })),
-            KIND_REJECT_DATA => Ok(Event::RejectData(RejectData {
-                data: bytes.to_vec(),
-                body_finished: finished,
-            })),
-            _ => Err(LocalProtocolError::new(format!(
-                "unknown event kind {kind}"
-            ))),
+            KIND_PING => Ok(Event::Ping(Ping { payload: bytes.to_vec() })),
+            KIND_PONG => Ok(Event::Pong(Pong { payload: bytes.to_vec() })),
+            KIND_REJECT_DATA => Ok(Event::RejectData(RejectData { data: bytes.to_vec(), body_finished: finished })),
+            _ => Err(LocalProtocolError::new(format!("unknown event kind {kind}"))),
         };
         self.finish_send(event)
     }
@@ -614,12 +578,8 @@ impl WasmConn {
     pub fn send_close(&mut self, code: u32, len: u32) -> u32 {
         self.begin();
         let event = match (u16::try_from(code), self.scratch.get(..len as usize)) {
-            (Err(_), _) => Err(LocalProtocolError::new(format!(
-                "close code {code} is outside 1000-4999"
-            ))),
-            (_, None) => Err(LocalProtocolError::new(
-                "reason length exceeds the scratch buffer",
-            )),
+            (Err(_), _) => Err(LocalProtocolError::new(format!("close code {code} is outside 1000-4999"))),
+            (_, None) => Err(LocalProtocolError::new("reason length exceeds the scratch buffer")),
             (Ok(code), Some(bytes)) => match String::from_utf8(bytes.to_vec()) {
                 Ok(reason) => Ok(Event::CloseConnection(CloseConnection { code, reason })),
                 Err(_) => Err(LocalProtocolError::new("close reason is not valid UTF-8")),
@@ -634,9 +594,7 @@ impl WasmConn {
     pub fn send_handshake(&mut self, kind: u32, len: u32, status: u32, has_body: bool) -> u32 {
         self.begin();
         let event = match self.scratch.get(..len as usize) {
-            None => Err(LocalProtocolError::new(
-                "blob length exceeds the scratch buffer",
-            )),
+            None => Err(LocalProtocolError::new("blob length exceeds the scratch buffer")),
             Some(blob) => decode_handshake(kind, blob, status, has_body),
         };
         let (event, offered) = match event {
@@ -655,9 +613,7 @@ impl WasmConn {
     pub fn upgrade(&mut self, len: u32) -> u32 {
         self.begin();
         let parsed = match self.scratch.get(..len as usize) {
-            None => Err(LocalProtocolError::new(
-                "blob length exceeds the scratch buffer",
-            )),
+            None => Err(LocalProtocolError::new("blob length exceeds the scratch buffer")),
             Some(blob) => {
                 let mut r = Reader::new(blob);
                 r.string().and_then(|path| Ok((path, r.headers()?)))
@@ -665,12 +621,10 @@ impl WasmConn {
         };
         let result = match (parsed, &mut self.engine) {
             (Err(e), _) => Err(Error::Local(e)),
-            (Ok((path, headers)), Engine::Handshake(c)) => {
-                c.initiate_upgrade_connection(&headers, &path)
+            (Ok((path, headers)), Engine::Handshake(c)) => c.initiate_upgrade_connection(&headers, &path),
+            (Ok(_), Engine::Frames(_)) => {
+                Err(Error::Local(LocalProtocolError::new("initiate_upgrade_connection needs a WSConnection")))
             }
-            (Ok(_), Engine::Frames(_)) => Err(Error::Local(LocalProtocolError::new(
-                "initiate_upgrade_connection needs a WSConnection",
-            ))),
         };
         self.finish_receive(result)
     }
@@ -832,12 +786,8 @@ impl WasmConn {
 fn grow(buf: &mut Vec<u8>, len: usize) -> u32 {
     if buf.len() < len {
         // Doubling amortises growth, but not past what `shrink` keeps.
-        let target = len
-            .max(buf.len().saturating_mul(2).min(KEEP_BYTES))
-            .max(256);
-        if buf.try_reserve_exact(target - buf.len()).is_err()
-            && buf.try_reserve_exact(len - buf.len()).is_err()
-        {
+        let target = len.max(buf.len().saturating_mul(2).min(KEEP_BYTES)).max(256);
+        if buf.try_reserve_exact(target - buf.len()).is_err() && buf.try_reserve_exact(len - buf.len()).is_err() {
             return STATUS_LOCAL;
         }
         buf.resize(buf.capacity(), 0);
@@ -846,15 +796,7 @@ fn grow(buf: &mut Vec<u8>, len: usize) -> u32 {
 }
 
 fn msg_flags(frame_finished: bool, message_finished: bool) -> u32 {
-    (if frame_finished {
-        FLAG_FRAME_FINISHED
-    } else {
-        0
-    }) | (if message_finished {
-        FLAG_MESSAGE_FINISHED
-    } else {
-        0
-    })
+    (if frame_finished { FLAG_FRAME_FINISHED } else { 0 }) | (if message_finished { FLAG_MESSAGE_FINISHED } else { 0 })
 }
 
 fn body_flag(set: bool) -> u32 {
@@ -915,17 +857,12 @@ fn decode_handshake(
             })
         }
         KIND_REJECT => Event::RejectConnection(RejectConnection {
-            status_code: u16::try_from(status).map_err(|_| {
-                LocalProtocolError::new(format!("status code {status} is not a valid HTTP status"))
-            })?,
+            status_code: u16::try_from(status)
+                .map_err(|_| LocalProtocolError::new(format!("status code {status} is not a valid HTTP status")))?,
             headers: r.headers()?,
             has_body,
         }),
-        _ => {
-            return Err(LocalProtocolError::new(format!(
-                "unknown handshake event kind {kind}"
-            )))
-        }
+        _ => return Err(LocalProtocolError::new(format!("unknown handshake event kind {kind}"))),
     };
     if !r.rest().is_empty() {
         return Err(malformed());
@@ -934,10 +871,7 @@ fn decode_handshake(
 }
 
 fn boxed(handlers: &[PerMessageDeflate]) -> Vec<Box<dyn Extension>> {
-    handlers
-        .iter()
-        .map(|h| Box::new(h.clone()) as Box<dyn Extension>)
-        .collect()
+    handlers.iter().map(|h| Box::new(h.clone()) as Box<dyn Extension>).collect()
 }
 
 /// A whole list(handler) blob.
@@ -964,9 +898,7 @@ fn established(role: ConnectionType, config: PerMessageDeflate) -> Box<dyn Exten
     }
     let server_bits = config.server_max_window_bits.unwrap_or(15);
     let client_bits = config.client_max_window_bits.unwrap_or(15);
-    element.push_str(&format!(
-        "; server_max_window_bits={server_bits}; client_max_window_bits={client_bits}"
-    ));
+    element.push_str(&format!("; server_max_window_bits={server_bits}; client_max_window_bits={client_bits}"));
     let mut ext = PerMessageDeflate::new();
     ext.compression_threshold = config.compression_threshold;
     ext.compression_level = config.compression_level;
@@ -988,10 +920,7 @@ fn established(role: ConnectionType, config: PerMessageDeflate) -> Box<dyn Exten
 /// permessage-deflate offered, worked out as the core did (a clone of the
 /// offered configuration finalized with the element): the agreed values,
 /// every one set.
-fn negotiated_handlers(
-    accepted: &[String],
-    offered: &[PerMessageDeflate],
-) -> Vec<PerMessageDeflate> {
+fn negotiated_handlers(accepted: &[String], offered: &[PerMessageDeflate]) -> Vec<PerMessageDeflate> {
     let Some(config) = offered.first() else {
         return Vec::new();
     };
@@ -1048,8 +977,7 @@ impl<'a> Reader<'a> {
         Ok(head.to_vec())
     }
     fn string(&mut self) -> Result<String, LocalProtocolError> {
-        String::from_utf8(self.bytes()?)
-            .map_err(|_| LocalProtocolError::new("string is not valid UTF-8"))
+        String::from_utf8(self.bytes()?).map_err(|_| LocalProtocolError::new("string is not valid UTF-8"))
     }
     fn strings(&mut self) -> Result<Vec<String>, LocalProtocolError> {
         let count = self.u32()?;
@@ -1081,9 +1009,7 @@ impl<'a> Reader<'a> {
         let threshold = self.u32()?;
         let level = self.u32()?;
         if level > 9 {
-            return Err(LocalProtocolError::new(format!(
-                "compressionLevel must be between 0 and 9, not {level}"
-            )));
+            return Err(LocalProtocolError::new(format!("compressionLevel must be between 0 and 9, not {level}")));
         }
         let mut ext = PerMessageDeflate::new();
         ext.client_no_context_takeover = flags & DEFLATE_CLIENT_NO_CONTEXT_TAKEOVER != 0;
@@ -1099,9 +1025,7 @@ impl<'a> Reader<'a> {
         match self.u32()? {
             v if v == BITS_UNSET as usize => Ok(None),
             v @ 8..=15 => Ok(Some(v as u8)),
-            v => Err(LocalProtocolError::new(format!(
-                "{what} must be between 8 and 15, not {v}"
-            ))),
+            v => Err(LocalProtocolError::new(format!("{what} must be between 8 and 15, not {v}"))),
         }
     }
     fn headers(&mut self) -> Result<Headers, LocalProtocolError> {
