@@ -1312,10 +1312,12 @@ export class WSConnection extends Engine {
    * request target. A Request event follows.
    */
   initiateUpgradeConnection(headers, path) {
-    const h = this._handle();
     const w = new BlobWriter();
     w.bytes(checkString(path, "path"));
     w.headers(checkHeaders(headers, "headers"));
+    // After the arguments are read: a getter among them may free() this
+    // connection (the handle is checked afterwards, as send() does).
+    const h = this._handle();
     this._collect(h.upgrade(this._writeBytes(w.finish())));
   }
 }
