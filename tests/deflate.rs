@@ -2,6 +2,10 @@
 //! trips, every failure with its close code, and bounded memory under
 //! decompression bombs (measured by a per-thread counting allocator).
 
+mod common;
+
+use common::cpu::cpu_time;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -84,31 +88,6 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, isize) {
     PEAK.with(|peak| peak.set(base));
     let value = f();
     (value, PEAK.with(Cell::get) - base)
-}
-
-/// This thread's CPU time: unlike the wall clock it stands still while
-/// parallel tests or other processes have the CPU. The wall clock where
-/// that clock is not available.
-fn cpu_time() -> Duration {
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-    {
-        #[repr(C)]
-        struct Timespec {
-            sec: i64,
-            nsec: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut time = Timespec { sec: 0, nsec: 0 };
-        // SAFETY: a valid clock id and a pointer to a live timespec.
-        if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) } == 0 {
-            return Duration::new(time.sec as u64, time.nsec as u32);
-        }
-    }
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
 }
 
 /// How much larger the large input of a scaling check is than the small one.

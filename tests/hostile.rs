@@ -26,11 +26,12 @@
 
 mod common;
 
+use common::cpu::cpu_time;
 use common::frames::{masked_with, plain};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use wsproto::events::{
     AcceptConnection, BytesMessage, CloseConnection, Event, Ping, RejectConnection, RejectData, Request, TextMessage,
@@ -132,31 +133,6 @@ const MIB: usize = 1024 * 1024;
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// This thread's CPU time: unlike the wall clock it stands still while
-/// parallel tests or other processes have the CPU. The wall clock where
-/// that clock is not available.
-fn cpu_time() -> Duration {
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-    {
-        #[repr(C)]
-        struct Timespec {
-            sec: i64,
-            nsec: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut time = Timespec { sec: 0, nsec: 0 };
-        // SAFETY: a valid clock id and a pointer to a live timespec.
-        if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) } == 0 {
-            return Duration::new(time.sec as u64, time.nsec as u32);
-        }
-    }
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
 }
 
 /// How much larger the large input of a scaling check is than the small one.

@@ -1,6 +1,7 @@
 //! A pair harness: a client and a server joined in memory.
 #![allow(dead_code)]
 
+pub mod cpu;
 pub mod frames;
 
 use wsproto::events::{AcceptConnection, Event, Request};
